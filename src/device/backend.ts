@@ -1,0 +1,111 @@
+/**
+ * The backend boundary: the small primitive set every device implements. Everything
+ * above it (ops, autograd, nn) is device-independent. Kernels take (storage, layout):
+ * a View names a storage handle plus shape/strides/offset in elements, so a backend
+ * never needs to know what a view is.
+ *
+ * Conventions every backend can rely on (the frontend in src/ops guarantees them):
+ * - All shapes, strides, offsets are safe integers already bounds-checked against the
+ *   storage by the frontend; strides may be 0 (broadcast) but never negative.
+ * - Elementwise inputs are already broadcast to the output's shape (via 0 strides)
+ *   and share one dtype; the output dtype equals the input dtype, except for ops whose
+ *   expression kind is 'bool' (see kernels.ts isBoolOp), whose output is 'bool'.
+ *   `where`'s condition (x) is 'bool'; y and z share the output's dtype.
+ * - Outputs may be strided (in-place ops write into views) and may alias an input
+ *   with the identical layout.
+ * - Index tensors are 'int64' or 'int32'. Index values are NOT pre-checked: a backend
+ *   must throw an IndexError (src/errors.ts) for out-of-range indices if it can
+ *   detect them synchronously, and must never read or write outside a buffer.
+ * - Only dtypes for which supportsDtype() is true reach compute methods; float16 and
+ *   bfloat16 compute is upcast to float32 by the frontend unless supportsCompute says yes.
+ */
+import type { DType, HostArray } from '../dtype.js';
+import type { UnaryOp, BinaryOp, TernaryOp } from './kernels.js';
+
+export type DeviceType = 'cpu' | 'cuda' | 'webgpu' | 'opencl';
+
+/** An opaque per-backend buffer handle (a TypedArray on cpu, a GPUBuffer on webgpu, ...). */
+export type Handle = unknown;
+
+export interface View {
+  readonly handle: Handle;
+  readonly dtype: DType;
+  readonly shape: readonly number[];
+  readonly strides: readonly number[];
+  readonly offset: number;
+}
+
+export type ReduceOp = 'sum' | 'prod' | 'max' | 'min' | 'argmax' | 'argmin';
+
+export interface Backend {
+  /** 'cpu', 'cuda', 'webgpu', 'opencl' */
+  readonly type: DeviceType;
+  /** The device string tensors report: 'cpu', 'cuda:0', 'webgpu', ... */
+  readonly name: string;
+  /** True when readSync is available (cpu; GPUs may only read back asynchronously). */
+  readonly canReadSync: boolean;
+
+  /** Whether tensors of this dtype can live on this device (storage). */
+  supportsDtype(d: DType): boolean;
+  /** Whether elementwise/reduce/matmul kernels exist for this dtype (else the frontend upcasts 16-bit floats). */
+  supportsCompute(d: DType): boolean;
+
+  /** A new buffer of `numel` elements of `dtype`, zero-filled. */
+  alloc(numel: number, dtype: DType): Handle;
+  /** Releases a buffer (returns it to the device's pool). Called at most once per handle. */
+  free(handle: Handle, numel: number, dtype: DType): void;
+  /** Copies host data (in dtype's host representation, see dtype.ts) into a buffer at element offset. */
+  write(handle: Handle, dtype: DType, src: HostArray, dstOffset: number): void;
+  /** A contiguous host copy of a view, in dtype's host representation. */
+  read(v: View): Promise<HostArray>;
+  /** Synchronous read; only when canReadSync. */
+  readSync?(v: View): HostArray;
+  /** Waits for queued work (no-op on cpu). */
+  synchronize?(): Promise<void>;
+
+  /** dst[i] = cast(src[i]) over equal shapes; src.dtype may differ from dst.dtype. */
+  copy(src: View, dst: View): void;
+  /** dst[i] = value (already representable in dst.dtype's host representation). */
+  fill(dst: View, value: number): void;
+  unary(op: UnaryOp, x: View, out: View): void;
+  binary(op: BinaryOp, x: View, y: View, out: View): void;
+  ternary(op: TernaryOp, x: View, y: View, z: View, out: View): void;
+  /**
+   * Reduces x over `dims` (sorted, distinct; non-empty unless x is 0-d) into out, whose shape is
+   * x.shape without those dims. sum/prod accumulate in out.dtype (int64 for integer sums);
+   * max/min propagate NaN; argmax/argmin take exactly one dim, write int64 indices and pick the
+   * first occurrence (NaN counts as the maximum). Empty reductions: sum 0, prod 1; the frontend
+   * rejects empty max/min/argmax/argmin.
+   */
+  reduce(op: ReduceOp, x: View, dims: readonly number[], out: View): void;
+  /** Inclusive prefix sum along dim (out same shape as x). */
+  cumsum(x: View, dim: number, out: View): void;
+  /** Batched matmul: a [B, M, K], b [B, K, N] (any strides), out [B, M, N] contiguous; one float dtype. */
+  matmul(a: View, b: View, out: View): void;
+  /** out[...i_dim...] = x[... index[...] ...] along dim (torch.gather); out and index share a shape. */
+  gather(x: View, dim: number, index: View, out: View): void;
+  /** In place on out: out[... index[...] ...] = src[...] (or += when accumulate), torch.scatter_/scatter_add_. */
+  scatter(out: View, dim: number, index: View, src: View, accumulate: boolean): void;
+  /** Stable sort along dim: values (x's dtype) and int64 indices, both contiguous of x's shape. */
+  sort(x: View, dim: number, descending: boolean, values: View, indices: View): void;
+
+  /** Optional fast paths (the composite forms in src/ops are the reference). */
+  conv2d?(x: View, w: View, out: View, p: Conv2dParams): void;
+}
+
+export interface Conv2dParams {
+  stride: [number, number];
+  padding: [number, number];
+  dilation: [number, number];
+  groups: number;
+}
+
+/** What a device module registers: a cheap synchronous probe and a constructor. */
+export interface BackendFactory {
+  type: DeviceType;
+  /** null when usable, else a one-line reason the device is unavailable (missing library, no adapter). */
+  unavailableReason(): string | null;
+  /** Number of devices of this type (0 when unavailable). */
+  deviceCount(): number;
+  create(index: number): Backend;
+}
