@@ -119,7 +119,7 @@ export function inferShape(op: string, requested: readonly number[], numel: numb
  */
 export function viewStrides(shape: Shape, strides: readonly number[], newShape: Shape): number[] | null {
   const numel = numelOf(shape);
-  if (numel === 0) return contiguousStrides(newShape);
+  if (numel === 0 || shape.length === 0) return contiguousStrides(newShape);
   const out = new Array<number>(newShape.length);
   let viewD = newShape.length - 1;
   let chunkBase = strides[strides.length - 1];

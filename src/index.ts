@@ -1,0 +1,88 @@
+/**
+ * torchlet: PyTorch for TypeScript. `import torch from 'torchlet'` gives the namespace;
+ * every member is also a named export.
+ */
+import './device/cpu/index.js';
+// import './device/webgpu/index.js';
+// import './device/cuda/index.js';
+import { Tensor, isTensor } from './tensor.js';
+import * as ops from './ops/index.js';
+import { noGrad, enableGrad, isGradEnabled, setGradEnabled } from './autograd/grad_mode.js';
+import * as autogradApi from './autograd/api.js';
+import { setDefaultDtype, getDefaultDtype, type DType, promoteTypes, resultType } from './dtype.js';
+import { setDefaultDevice, getDefaultDevice } from './ops/core.js';
+import { availableDevices, isDeviceAvailable, deviceCount, unavailableReason } from './device/registry.js';
+import { memoryStats } from './storage.js';
+import { manualSeed } from './ops/random.js';
+import { setNumThreads as cpuSetNumThreads } from './device/cpu/index.js';
+import * as errors from './errors.js';
+
+export { Tensor, isTensor };
+export type { DType };
+export * from './errors.js';
+export const {
+  tensor, fromBuffer, zeros, ones, full, empty, zerosLike, onesLike, fullLike, emptyLike, randLike, randnLike,
+  arange, linspace, eye, rand, randn, randint, randperm,
+  add, sub, mul, div, pow, neg, abs, sign, exp, log, log1p, expm1, sqrt, rsqrt, sin, cos, tanh, sigmoid, relu, gelu,
+  silu, softplus, erf, clamp, maximum, minimum, floor, ceil, round, trunc, reciprocal, square, remainder, fmod, atan2,
+  eq, ne, lt, le, gt, ge, logicalNot, logicalAnd, logicalOr, logicalXor, isnan, isfinite,
+  matmul, mm, bmm, dot, outer, where, maskedFill, lerp, addcmul, addcdiv,
+  sum, mean, prod, std, norm, logsumexp, amax, amin, argmax, argmin, all, any, cumsum, softmax, logSoftmax, sort, topk,
+  max, min,
+  reshape, view, flatten, unflatten, squeeze, unsqueeze, transpose, t, permute, expand, narrow, select, unfold, split,
+  chunk, unbind, repeat, flip, roll, tril, triu, cat, stack,
+  gather, scatter, scatterAdd, indexSelect, maskedSelect, nonzero, clone, detach,
+} = ops;
+/** torch.var (named `variance` internally since `var` is reserved). */
+export const variance = ops.variance;
+export const concat = ops.cat;
+
+export { noGrad, enableGrad, isGradEnabled, setGradEnabled, manualSeed, setDefaultDtype, getDefaultDtype, setDefaultDevice, getDefaultDevice, availableDevices, promoteTypes, resultType };
+export const float32: DType = 'float32', float64: DType = 'float64', float16: DType = 'float16', bfloat16: DType = 'bfloat16';
+export const int32: DType = 'int32', int64: DType = 'int64', uint8: DType = 'uint8', bool: DType = 'bool';
+export const float: DType = 'float32', double: DType = 'float64', half: DType = 'float16', long: DType = 'int64', int: DType = 'int32';
+
+/** Sets the cpu device's BLAS threads (OpenBLAS). */
+export function setNumThreads(n: number): void { cpuSetNumThreads(n); }
+/** Live tensors (storages) and bytes on a device (or all devices). */
+export function memory(device?: string): { tensors: number; bytes: number } { return memoryStats(device); }
+
+export const autograd = {
+  grad: autogradApi.grad,
+  gradcheck: autogradApi.gradcheck,
+  backward: (t: Tensor, gradient?: Tensor, opts?: { retainGraph?: boolean; createGraph?: boolean }) => autogradApi.backward(t, gradient, opts),
+  Function: autogradApi.Function,
+  FunctionCtx: autogradApi.FunctionCtx,
+};
+export const Function = autogradApi.Function;
+
+export const cuda = {
+  isAvailable: (): boolean => isDeviceAvailable('cuda'),
+  deviceCount: (): number => deviceCount('cuda'),
+  /** Why cuda is unavailable (null when it is available). */
+  unavailableReason: (): string | null => unavailableReason('cuda'),
+};
+export const webgpu = {
+  isAvailable: (): boolean => isDeviceAvailable('webgpu'),
+  unavailableReason: (): string | null => unavailableReason('webgpu'),
+};
+
+const torch = {
+  Tensor, isTensor, ...errors,
+  tensor, fromBuffer, zeros, ones, full, empty, zerosLike, onesLike, fullLike, emptyLike, randLike, randnLike,
+  arange, linspace, eye, rand, randn, randint, randperm,
+  add, sub, mul, div, pow, neg, abs, sign, exp, log, log1p, expm1, sqrt, rsqrt, sin, cos, tanh, sigmoid, relu, gelu,
+  silu, softplus, erf, clamp, maximum, minimum, floor, ceil, round, trunc, reciprocal, square, remainder, fmod, atan2,
+  eq, ne, lt, le, gt, ge, logicalNot, logicalAnd, logicalOr, logicalXor, isnan, isfinite,
+  matmul, mm, bmm, dot, outer, where, maskedFill, lerp, addcmul, addcdiv,
+  sum, mean, prod, var: variance, variance, std, norm, logsumexp, amax, amin, argmax, argmin, all, any, cumsum, softmax,
+  logSoftmax, sort, topk, max, min,
+  reshape, view, flatten, unflatten, squeeze, unsqueeze, transpose, t, permute, expand, narrow, select, unfold, split,
+  chunk, unbind, repeat, flip, roll, tril, triu, cat, concat, stack,
+  gather, scatter, scatterAdd, indexSelect, maskedSelect, nonzero, clone, detach,
+  noGrad, enableGrad, isGradEnabled, setGradEnabled, manualSeed, setDefaultDtype, getDefaultDtype, setDefaultDevice,
+  getDefaultDevice, availableDevices, setNumThreads, memory, promoteTypes, resultType,
+  float32, float64, float16, bfloat16, int32, int64, uint8, bool, float, double, half, long, int,
+  autograd, Function, cuda, webgpu,
+};
+export default torch;

@@ -1,0 +1,246 @@
+/**
+ * The op machinery: raw primitives over the backend (no autograd), and `defineOp`, the one
+ * place that converts numbers to tensors, checks devices, records tape nodes, and prefixes
+ * errors with the op's name.
+ */
+import { Tensor, type TensorLike } from '../tensor.js';
+import { Storage } from '../storage.js';
+import { Node } from '../autograd/node.js';
+import { isGradEnabled, setGradEnabled } from '../autograd/grad_mode.js';
+import type { Backend, View } from '../device/backend.js';
+import { getBackend } from '../device/registry.js';
+import { type DType, isFloating, toStored, resultType, getDefaultDtype } from '../dtype.js';
+import { contiguousStrides, broadcastShapes, broadcastStrides, numelOf, normDim as normDimRaw } from '../layout.js';
+import { TorchError, DeviceError, DTypeError } from '../errors.js';
+import { isBoolOp, type UnaryOp, type BinaryOp, type TernaryOp } from '../device/kernels.js';
+import type { ReduceOp } from '../device/backend.js';
+
+export const normDim = normDimRaw;
+
+let defaultDevice = 'cpu';
+export function getDefaultDevice(): string { return defaultDevice; }
+export function setDefaultDevice(d: string): void { getBackend(d, 'setDefaultDevice'); defaultDevice = d; }
+
+// ---------------- raw tensors ----------------
+
+/** A fresh contiguous tensor (zero-filled) on a backend. */
+export function empty_(be: Backend, shape: readonly number[], dtype: DType): Tensor {
+  if (!be.supportsDtype(dtype))
+    throw new DTypeError('alloc', `dtype ${dtype} is not supported on device '${be.name}'; convert first, e.g. t.to('float32')`);
+  const n = numelOf(shape);
+  return new Tensor(new Storage(be, dtype, n), [...shape], contiguousStrides(shape), 0);
+}
+
+/** A view sharing x's storage. */
+export function viewOf(x: Tensor, shape: readonly number[], strides: readonly number[], offset: number): Tensor {
+  const v = new Tensor(x._storage, shape, strides, offset);
+  v._base = x._base ?? x;
+  return v;
+}
+
+export function viewWithStrides(x: Tensor, shape: readonly number[], strides: readonly number[]): View {
+  return { handle: x._storage.handle, dtype: x.dtype, shape, strides, offset: x._offset };
+}
+
+/** x read as if broadcast to shape (a View, no copy). */
+export function broadcastView(op: string, x: Tensor, shape: readonly number[]): View {
+  return viewWithStrides(x, shape, broadcastStrides(op, x.shape, x._strides, shape));
+}
+
+export function castRaw(x: Tensor, dtype: DType): Tensor {
+  if (x.dtype === dtype) return x;
+  const out = empty_(x._backend, x.shape, dtype);
+  x._backend.copy(x._view, out._view);
+  return out;
+}
+
+export function contiguousRaw(x: Tensor): Tensor {
+  if (x.isContiguous()) return x;
+  const out = empty_(x._backend, x.shape, x.dtype);
+  x._backend.copy(x._view, out._view);
+  return out;
+}
+
+export function fillRaw(be: Backend, shape: readonly number[], dtype: DType, value: number): Tensor {
+  const out = empty_(be, shape, dtype);
+  if (value !== 0 && out.numel() > 0) be.fill(out._view, toStored(dtype, value));
+  return out;
+}
+
+/** Runs an elementwise kernel with a float32 fallback for dtypes the device cannot compute in. */
+function computeDtype(be: Backend, d: DType): DType {
+  return be.supportsCompute(d) ? d : 'float32';
+}
+
+export function unaryRaw(op: UnaryOp, x: Tensor): Tensor {
+  const be = x._backend;
+  const cd = computeDtype(be, x.dtype);
+  const xin = castRaw(x, cd);
+  const out = empty_(be, x.shape, isBoolOp(op) ? 'bool' : cd);
+  if (out.numel() > 0) be.unary(op, xin._view, out._view);
+  return isBoolOp(op) ? out : castRaw(out, x.dtype);
+}
+
+/** a and b share one dtype (callers promote); broadcasting here. */
+export function binaryRaw(op: BinaryOp, a: Tensor, b: Tensor, outShape?: readonly number[]): Tensor {
+  const be = a._backend;
+  const shape = outShape ?? broadcastShapes(op, a.shape, b.shape);
+  const cd = computeDtype(be, a.dtype);
+  const ac = castRaw(a, cd), bc = castRaw(b, cd);
+  const out = empty_(be, shape, isBoolOp(op) ? 'bool' : cd);
+  if (out.numel() > 0) be.binary(op, broadcastView(op, ac, shape), broadcastView(op, bc, shape), out._view);
+  return isBoolOp(op) || cd === a.dtype ? out : castRaw(out, a.dtype);
+}
+
+/** x, y, z: for `where`, x is bool and y/z share the output dtype; otherwise all share one dtype. */
+export function ternaryRaw(op: TernaryOp, x: Tensor, y: Tensor, z: Tensor): Tensor {
+  const be = y._backend;
+  const shape = broadcastShapes(op, x.shape, y.shape, z.shape);
+  const dt = y.dtype;
+  const cd = computeDtype(be, dt);
+  const xc = op === 'where' ? x : castRaw(x, cd);
+  const out = empty_(be, shape, cd);
+  if (out.numel() > 0)
+    be.ternary(op, broadcastView(op, xc, shape), broadcastView(op, castRaw(y, cd), shape), broadcastView(op, castRaw(z, cd), shape), out._view);
+  return castRaw(out, dt);
+}
+
+/** Writes a raw result into an existing (possibly strided) tensor and bumps its version. */
+export function writeInto(dst: Tensor, src: Tensor): void {
+  if (dst.numel() > 0) dst._backend.copy(broadcastView('copy_', src, dst.shape), dst._view);
+  dst._storage.version++;
+}
+
+export function reduceRaw(op: ReduceOp, x: Tensor, dims: number[], outDtype: DType): Tensor {
+  const be = x._backend;
+  const cd = computeDtype(be, x.dtype);
+  const xin = castRaw(x, cd);
+  const outShape = x.shape.filter((_, i) => !dims.includes(i));
+  const od = op === 'argmax' || op === 'argmin' ? 'int64' : computeDtype(be, outDtype);
+  const out = empty_(be, outShape, od);
+  if (x.ndim === 0) be.copy(xin._view, out._view);
+  else if (out.numel() > 0) be.reduce(op, xin._view, dims, out._view);
+  return castRaw(out, outDtype);
+}
+
+// ---------------- operands ----------------
+
+/** Converts numbers/booleans to 0-d tensors of dtype on device. */
+export function scalarTensor(v: number | boolean, dtype: DType, device: string): Tensor {
+  const be = getBackend(device);
+  const t = empty_(be, [], dtype);
+  const n = typeof v === 'boolean' ? (v ? 1 : 0) : v;
+  if (n !== 0) be.fill(t._view, toStored(dtype, n));
+  return t;
+}
+
+export function isTensorLike(x: unknown): x is TensorLike {
+  return x instanceof Tensor || typeof x === 'number' || typeof x === 'boolean';
+}
+
+/** The device of the first tensor operand; checks all tensors agree (0-d cpu tensors may join any device). */
+export function commonDevice(op: string, xs: readonly TensorLike[]): string {
+  let dev: string | null = null;
+  let cpuScalar = false;
+  for (const x of xs) {
+    if (!(x instanceof Tensor)) continue;
+    if (x.ndim === 0 && x.device === 'cpu') { cpuScalar = true; continue; }
+    if (dev === null) dev = x.device;
+    else if (x.device !== dev)
+      throw new DeviceError(op, `expected all tensors to be on the same device, but found at least two devices, ${dev} and ${x.device}; move them with .to('${dev}')`);
+  }
+  return dev ?? (cpuScalar ? 'cpu' : defaultDevice);
+}
+
+/** Brings an operand to a tensor of dtype on device (numbers become 0-d tensors; tensors are cast/moved). */
+export function operand(x: TensorLike, dtype: DType, device: string): Tensor {
+  if (x instanceof Tensor) {
+    let t = x;
+    if (t.device !== device) t = toDeviceRaw(t, device);
+    return castRaw(t, dtype);
+  }
+  return scalarTensor(x, dtype, device);
+}
+
+export function toDeviceRaw(x: Tensor, device: string): Tensor {
+  const be = getBackend(device, 'to');
+  if (be === x._backend) return x;
+  if (!be.supportsDtype(x.dtype))
+    throw new DTypeError('to', `dtype ${x.dtype} is not supported on device '${be.name}'; convert first, e.g. t.to({ device: '${be.name}', dtype: 'float32' })`);
+  const src = contiguousRaw(x);
+  const out = empty_(be, x.shape, x.dtype);
+  if (!x._backend.readSync)
+    throw new DeviceError('to', `cannot move a tensor from '${x.device}' to '${device}' synchronously; use 'await t.data()' and create the tensor on '${device}' instead`);
+  if (out.numel() > 0) be.write(out._storage.handle, x.dtype, x._backend.readSync(src._view), 0);
+  return out;
+}
+
+/** Result dtype of operands, as torch.result_type. */
+export function promote(xs: readonly TensorLike[]): DType {
+  return resultType(xs.map((x) => (x instanceof Tensor ? { dtype: x.dtype, ndim: x.ndim } : x)));
+}
+
+// ---------------- defineOp ----------------
+
+export interface OpContext<A extends unknown[]> {
+  /** Tensor inputs as the op saw them (after conversion); only those listed by `save` are safe to use. */
+  inputs: Tensor[];
+  out: Tensor;
+  args: A;
+  /** Which inputs need a gradient. */
+  needs: boolean[];
+}
+
+export interface OpSpec<A extends unknown[]> {
+  name: string;
+  /** Computes the output from already-converted tensor inputs; runs with grad recording off. */
+  forward: (inputs: Tensor[], ...args: A) => Tensor;
+  /** Gradients of the inputs from the output's gradient, written with differentiable ops. */
+  backward?: (grad: Tensor, ctx: OpContext<A>) => (Tensor | null | undefined)[];
+  /** Which inputs (indices) and whether the output are read by backward (checked against in-place edits). Default: all inputs. */
+  save?: (needs: boolean[]) => { inputs?: number[]; output?: boolean };
+}
+
+function prefixError(name: string, e: unknown): never {
+  if (e instanceof TorchError) throw e;
+  const err = new TorchError(name, e instanceof Error ? e.message : String(e));
+  if (e instanceof Error && e.stack) err.stack = `${err.name}: ${err.message}\n${e.stack.split('\n').slice(1).join('\n')}`;
+  throw err;
+}
+
+/** Runs an op spec on already-converted tensor inputs, recording a tape node when needed. */
+export function apply<A extends unknown[]>(spec: OpSpec<A>, inputs: Tensor[], ...args: A): Tensor {
+  let record = false;
+  if (spec.backward && isGradEnabled()) for (const t of inputs) if (t && t._requiresGrad) { record = true; break; }
+  let out: Tensor;
+  if (record) {
+    setGradEnabled(false);
+    try { out = spec.forward(inputs, ...args); } catch (e) { setGradEnabled(true); prefixError(spec.name, e); } finally { setGradEnabled(true); }
+    const needs = inputs.map((t) => !!t && t._requiresGrad);
+    const sv = spec.save ? spec.save(needs) : { inputs: inputs.map((_, i) => i) };
+    const saved: Tensor[] = [];
+    for (const i of sv.inputs ?? []) if (inputs[i]) saved.push(inputs[i]);
+    const result = out!;
+    const ctx: OpContext<A> = { inputs, out: result, args, needs };
+    if (sv.output) saved.push(result);
+    // the node must not keep the output alive unless backward needs it
+    if (!sv.output) (ctx as { out: Tensor | null }).out = null as unknown as Tensor;
+    const node = new Node(spec.name, inputs, (g) => spec.backward!(g, ctx), saved);
+    result.gradFn = node;
+    result._requiresGrad = true;
+    return result;
+  }
+  try {
+    return spec.forward(inputs, ...args);
+  } catch (e) {
+    prefixError(spec.name, e);
+  }
+}
+
+/** Declares an op once (forward, backward, what it saves); returns a function of tensor inputs and extra args. */
+export function defineOp<A extends unknown[]>(spec: OpSpec<A>): (inputs: Tensor[], ...args: A) => Tensor {
+  return (inputs: Tensor[], ...args: A) => apply(spec, inputs, ...args);
+}
+
+export function floatOrDefault(d: DType): DType { return isFloating(d) ? d : getDefaultDtype(); }
+export { isFloating };

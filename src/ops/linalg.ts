@@ -1,0 +1,90 @@
+/** Matrix products: matmul (with PyTorch's 1-D/batched rules), mm, bmm, dot, outer. */
+import { Tensor } from '../tensor.js';
+import { apply, empty_, commonDevice, promote, type OpSpec } from './core.js';
+import { ShapeError, DTypeError, TorchError, fmtShape } from '../errors.js';
+import { broadcastShapes, numelOf } from '../layout.js';
+import { isFloating, type DType } from '../dtype.js';
+import { toDtype, toDevice, mul } from './elementwise.js';
+import { reshape, expand, transpose, unsqueeze, squeeze } from './shape.js';
+import { sum } from './reduce.js';
+
+/** [B, M, K] x [B, K, N] -> [B, M, N]; inputs 3-D with equal batch. */
+const bmmSpec: OpSpec<[]> = {
+  name: 'bmm',
+  forward: ([a, b]) => {
+    const [B, M] = a.shape, N = b.shape[2];
+    const out = empty_(a._backend, [B, M, N], a.dtype);
+    if (out.numel() > 0) a._backend.matmul(a._view, b._view, out._view);
+    return out;
+  },
+  backward: (g, c) => {
+    const [a, b] = c.inputs;
+    return [c.needs[0] ? bmm3(g, transpose(b, 1, 2)) : null, c.needs[1] ? bmm3(transpose(a, 1, 2), g) : null];
+  },
+  save: (needs) => ({ inputs: [...(needs[1] ? [0] : []), ...(needs[0] ? [1] : [])] }),
+};
+function bmm3(a: Tensor, b: Tensor): Tensor { return apply(bmmSpec, [a, b]); }
+
+function prep(op: string, a: Tensor, b: Tensor): [Tensor, Tensor] {
+  if (!(a instanceof Tensor) || !(b instanceof Tensor)) throw new TorchError(op, 'expected two Tensors');
+  const dev = commonDevice(op, [a, b]);
+  const dt: DType = promote([a, b]);
+  if (dt === 'bool') throw new DTypeError(op, 'matrix products are not defined for bool tensors');
+  if (a.dtype !== b.dtype && !(isFloating(a.dtype) && isFloating(b.dtype)))
+    throw new DTypeError(op, `expected both operands to have the same dtype, but got ${a.dtype} and ${b.dtype}`);
+  return [toDtype(toDevice(a, dev), dt), toDtype(toDevice(b, dev), dt)];
+}
+
+/** matmul with PyTorch's rules: 1-D operands are promoted and the added dims removed; batch dims broadcast. */
+export function matmul(a: Tensor, b: Tensor): Tensor {
+  [a, b] = prep('matmul', a, b);
+  if (a.ndim === 0 || b.ndim === 0) throw new ShapeError('matmul', `both arguments need at least 1 dimension, got shapes ${fmtShape(a.shape)} and ${fmtShape(b.shape)}`);
+  if (a.ndim === 1 && b.ndim === 1) return dot(a, b);
+  const a2 = a.ndim === 1 ? unsqueeze(a, 0) : a;
+  const b2 = b.ndim === 1 ? unsqueeze(b, 1) : b;
+  const K = a2.shape[a2.ndim - 1];
+  if (b2.shape[b2.ndim - 2] !== K)
+    throw new ShapeError('matmul', `shapes ${fmtShape(a.shape)} and ${fmtShape(b.shape)} cannot be multiplied (${a2.shape[a2.ndim - 2]}x${K} and ${b2.shape[b2.ndim - 2]}x${b2.shape[b2.ndim - 1]})`);
+  const M = a2.shape[a2.ndim - 2], N = b2.shape[b2.ndim - 1];
+  let out: Tensor;
+  if (b2.ndim === 2) {
+    // fold a's batch dims into M: one GEMM, no copy of b
+    const lead = a2.shape.slice(0, -2);
+    const af = reshape(a2, [1, numelOf(lead) * M, K]);
+    out = reshape(bmm3(af, unsqueeze(b2, 0)), [...lead, M, N]);
+  } else {
+    const batch = broadcastShapes('matmul', a2.shape.slice(0, -2), b2.shape.slice(0, -2));
+    const nb = numelOf(batch);
+    const ae = reshape(expand(a2, [...batch, M, K]), [nb, M, K]);
+    const be = reshape(expand(b2, [...batch, K, N]), [nb, K, N]);
+    out = reshape(bmm3(ae, be), [...batch, M, N]);
+  }
+  if (a.ndim === 1) out = squeeze(out, -2);
+  if (b.ndim === 1) out = squeeze(out, -1);
+  return out;
+}
+export function mm(a: Tensor, b: Tensor): Tensor {
+  if (!(a instanceof Tensor) || !(b instanceof Tensor) || a.ndim !== 2 || b.ndim !== 2)
+    throw new ShapeError('mm', `expects two 2-D tensors, got shapes ${a instanceof Tensor ? fmtShape(a.shape) : typeof a} and ${b instanceof Tensor ? fmtShape(b.shape) : typeof b}`);
+  return matmul(a, b);
+}
+export function bmm(a: Tensor, b: Tensor): Tensor {
+  if (!(a instanceof Tensor) || !(b instanceof Tensor) || a.ndim !== 3 || b.ndim !== 3)
+    throw new ShapeError('bmm', `expects two 3-D tensors, got shapes ${a instanceof Tensor ? fmtShape(a.shape) : typeof a} and ${b instanceof Tensor ? fmtShape(b.shape) : typeof b}`);
+  if (a.shape[0] !== b.shape[0]) throw new ShapeError('bmm', `batch sizes differ: ${fmtShape(a.shape)} and ${fmtShape(b.shape)}`);
+  if (a.shape[2] !== b.shape[1]) throw new ShapeError('bmm', `shapes ${fmtShape(a.shape)} and ${fmtShape(b.shape)} cannot be multiplied`);
+  [a, b] = prep('bmm', a, b);
+  return bmm3(a, b);
+}
+export function dot(a: Tensor, b: Tensor): Tensor {
+  if (!(a instanceof Tensor) || !(b instanceof Tensor) || a.ndim !== 1 || b.ndim !== 1)
+    throw new ShapeError('dot', `1D tensors expected, but got shapes ${a instanceof Tensor ? fmtShape(a.shape) : typeof a} and ${b instanceof Tensor ? fmtShape(b.shape) : typeof b}`);
+  if (a.shape[0] !== b.shape[0]) throw new ShapeError('dot', `inconsistent tensor size, expected tensors of the same length, got ${a.shape[0]} and ${b.shape[0]}`);
+  [a, b] = prep('dot', a, b);
+  return sum(mul(a, b));
+}
+export function outer(a: Tensor, b: Tensor): Tensor {
+  if (!(a instanceof Tensor) || !(b instanceof Tensor) || a.ndim !== 1 || b.ndim !== 1)
+    throw new ShapeError('outer', `1D tensors expected, got shapes ${a instanceof Tensor ? fmtShape(a.shape) : typeof a} and ${b instanceof Tensor ? fmtShape(b.shape) : typeof b}`);
+  return mul(unsqueeze(a, 1), unsqueeze(b, 0));
+}
