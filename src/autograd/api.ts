@@ -56,7 +56,8 @@ export function gradcheck(fn: (...xs: Tensor[]) => Tensor | Tensor[], inputs: Te
   const outVals = (): Float64Array[] => noGrad(() => flatOut(fn(...inputs)).map((o) => Float64Array.from(o.detach().to('float64').dataSync())));
   let worst = { err: -1, msg: '' };
   for (let oi = 0; oi < outs0.length; oi++) {
-    const out = outs0[oi];
+    // a fresh graph per output: the finite differences below bump the inputs' versions
+    const out = oi === 0 ? outs0[0] : flatOut(fn(...inputs))[oi];
     if (!isFloating(out.dtype)) continue;
     const m = out.numel();
     // analytical: one backward per output element (rows of the Jacobian)
