@@ -16,6 +16,12 @@ import { memoryStats } from './storage.js';
 import { manualSeed } from './ops/random.js';
 import { setNumThreads as cpuSetNumThreads } from './device/cpu/index.js';
 import * as errors from './errors.js';
+import { save, load, saveAsync } from './io/index.js';
+import { FashionMNIST, MNIST } from './data/datasets.js';
+import * as nn from './nn/index.js';
+import * as optim from './optim/index.js';
+import * as data from './data/index.js';
+import { Dataset, TensorDataset, Subset, ConcatDataset, DataLoader, defaultCollate, randomSplit, progress, ProgressBar } from './data/index.js';
 
 export { Tensor, isTensor };
 export type { DType };
@@ -62,6 +68,14 @@ export const cuda = {
   /** Why cuda is unavailable (null when it is available). */
   unavailableReason: (): string | null => unavailableReason('cuda'),
 };
+export { save, load, saveAsync };
+export { nn, optim };
+/** nn.functional, also as torch.F. */
+export const F = nn.functional;
+export const utils = { data };
+export { Dataset, TensorDataset, Subset, ConcatDataset, DataLoader, defaultCollate, randomSplit, progress, ProgressBar };
+export const datasets = { FashionMNIST, MNIST };
+
 export const webgpu = {
   isAvailable: (): boolean => isDeviceAvailable('webgpu'),
   unavailableReason: (): string | null => unavailableReason('webgpu'),
@@ -83,6 +97,7 @@ const torch = {
   noGrad, enableGrad, isGradEnabled, setGradEnabled, manualSeed, setDefaultDtype, getDefaultDtype, setDefaultDevice,
   getDefaultDevice, availableDevices, setNumThreads, memory, promoteTypes, resultType,
   float32, float64, float16, bfloat16, int32, int64, uint8, bool, float, double, half, long, int,
-  autograd, Function, cuda, webgpu,
+  autograd, Function, cuda, webgpu, save, load, saveAsync, datasets,
+  nn, F, optim, utils, Dataset, TensorDataset, Subset, ConcatDataset, DataLoader, defaultCollate, randomSplit, progress, ProgressBar,
 };
 export default torch;

@@ -3,6 +3,8 @@ import type { Tensor } from '../tensor.js';
 import { allocHost, toStored } from '../dtype.js';
 
 let s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+/** The second normal of the last Box-Muller pair (reset by manualSeed). */
+let spare: number | null = null;
 
 /** splitmix32 expands a seed into the generator's 128-bit state. */
 function splitmix32(seed: number): () => number {
@@ -21,6 +23,7 @@ export function manualSeed(seed: number): void {
   const sm = splitmix32((seed >>> 0) ^ Math.imul(hi, 0x27d4eb2d));
   s0 = sm(); s1 = sm(); s2 = sm(); s3 = sm();
   if ((s0 | s1 | s2 | s3) === 0) s0 = 1;
+  spare = null;
 }
 manualSeed(Date.now() ^ (Math.random() * 2 ** 32));
 
@@ -43,7 +46,6 @@ export function random(): number {
 export function randomInt(n: number): number {
   return Math.floor(random() * n);
 }
-let spare: number | null = null;
 /** Standard normal (Box-Muller, pairs cached). */
 export function randn1(): number {
   if (spare !== null) { const v = spare; spare = null; return v; }
