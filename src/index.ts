@@ -3,7 +3,7 @@
  * every member is also a named export.
  */
 import './device/cpu/index.js';
-// import './device/webgpu/index.js';
+import './device/webgpu/index.js';
 // import './device/cuda/index.js';
 import { Tensor, isTensor } from './tensor.js';
 import * as ops from './ops/index.js';
@@ -16,6 +16,7 @@ import { memoryStats } from './storage.js';
 import { manualSeed } from './ops/random.js';
 import { setNumThreads as cpuSetNumThreads } from './device/cpu/index.js';
 import * as errors from './errors.js';
+import { initWebGPU, webgpuInfo, webgpuEmptyCache } from './device/webgpu/index.js';
 import { save, load, saveAsync } from './io/index.js';
 import { FashionMNIST, MNIST } from './data/datasets.js';
 import * as nn from './nn/index.js';
@@ -78,6 +79,12 @@ export const datasets = { FashionMNIST, MNIST };
 
 export const webgpu = {
   isAvailable: (): boolean => isDeviceAvailable('webgpu'),
+  /** Starts the device without blocking (the first synchronous use otherwise blocks while Dawn starts). */
+  init: initWebGPU,
+  /** Adapter details once started, else null. */
+  info: webgpuInfo,
+  /** Releases pooled GPU buffers that no tensor uses. */
+  emptyCache: webgpuEmptyCache,
   unavailableReason: (): string | null => unavailableReason('webgpu'),
 };
 

@@ -46,7 +46,7 @@ const sigmoidOf = (a: Expr) => div(1, add(1, call('exp', neg(a))));
 export const UNARY = {
   neg: neg(x),
   abs: call('abs', x),
-  sign: sel(isnan(x), x, sel(cmp('>', x, 0), 1, sel(cmp('<', x, 0), -1, 0))),
+  sign: sel(cmp('>', x, 0), 1, sel(cmp('<', x, 0), -1, 0)), // NaN -> 0, as PyTorch
   exp: call('exp', x),
   log: call('log', x),
   log1p: call('log1p', x),
@@ -85,7 +85,11 @@ export const BINARY = {
   minimum: sel(isnan(x), x, sel(isnan(y), y, call('fmin', x, y))),
   atan2: call('atan2', x, y),
   fmod: call('fmod', x, y),
-  remainder: sub(x, mul(call('floor', div(x, y)), y)),
+  // Python's modulo as PyTorch computes it: fmod, moved into the divisor's sign (exact, and
+  // finite x with an infinite divisor keeps x)
+  remainder: sel({ t: 'logic', sym: '&&', a: cmp('!=', call('fmod', x, y), 0),
+    b: cmp('!=', { t: 'num', a: cmp('<', y, 0), kind: 'num' }, { t: 'num', a: cmp('<', call('fmod', x, y), 0), kind: 'num' }), kind: 'bool' },
+  add(call('fmod', x, y), y), call('fmod', x, y)),
   eq: cmp('==', x, y),
   ne: cmp('!=', x, y),
   lt: cmp('<', x, y),
@@ -95,7 +99,7 @@ export const BINARY = {
   logicalAnd: { t: 'logic', sym: '&&', a: truthy(x), b: truthy(y), kind: 'bool' } as Expr,
   logicalOr: { t: 'logic', sym: '||', a: truthy(x), b: truthy(y), kind: 'bool' } as Expr,
   // backward helpers: x = incoming gradient, y = saved input or output
-  reluBackward: sel(cmp('>', y, 0), x, 0),
+  reluBackward: sel(cmp('<=', y, 0), 0, x), // as PyTorch's threshold_backward: NaN passes the gradient
   sigmoidBackward: mul(x, mul(y, sub(1, y))), // y = sigmoid output
   tanhBackward: mul(x, sub(1, mul(y, y))), // y = tanh output
   geluBackward: mul(x, add(mul(0.5, add(1, call('erf', mul(y, SQRT1_2)))), mul(mul(y, INV_SQRT_2PI), call('exp', mul(-0.5, mul(y, y)))))),
@@ -261,13 +265,22 @@ export function wgslDialect(T: string): Dialect {
 
 /** Helper functions WGSL kernels need (WGSL lacks erf, log1p, NaN literals). */
 export const WGSL_PRELUDE = /* wgsl */ `
-fn tl_nan() -> f32 { return bitcast<f32>(0x7fc00000u); }
-fn tl_inf() -> f32 { return bitcast<f32>(0x7f800000u); }
+// a var keeps Tint from folding these as (invalid) const-expressions
+fn tl_nan() -> f32 { var u = 0x7fc00000u; return bitcast<f32>(u); }
+fn tl_inf() -> f32 { var u = 0x7f800000u; return bitcast<f32>(u); }
 fn tl_isnan(v: f32) -> bool { return (bitcast<u32>(v) & 0x7fffffffu) > 0x7f800000u; }
-fn tl_log1p(v: f32) -> f32 { let u = 1.0 + v; if (u == 1.0) { return v; } return log(u) * v / (u - 1.0); }
+fn tl_log1p(v: f32) -> f32 {
+  let u = 1.0 + v;
+  if (u == 1.0) { return v; }
+  if (abs(v) > 1e4) { return log(u); } // also keeps log1p(inf) = inf
+  return log(u) * v / (u - 1.0);
+}
 fn tl_expm1(v: f32) -> f32 { if (abs(v) < 1e-5) { return v + 0.5 * v * v; } return exp(v) - 1.0; }
 fn tl_tanh(v: f32) -> f32 { if (abs(v) > 15.0) { return sign(v); } return tanh(v); }
-fn tl_fmod(a: f32, b: f32) -> f32 { return a - b * trunc(a / b); }
+fn tl_fmod(a: f32, b: f32) -> f32 {
+  if (abs(b) > 3.4e38) { return a; } // an infinite divisor leaves a unchanged, as C's fmod
+  return a - b * trunc(a / b);
+}
 fn tl_pow(a: f32, b: f32) -> f32 {
   if (b == 0.0) { return 1.0; }
   if (a < 0.0 && b == floor(b)) {

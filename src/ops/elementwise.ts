@@ -2,7 +2,7 @@
 import { Tensor, type TensorLike } from '../tensor.js';
 import {
   defineOp, apply, empty_, unaryRaw, binaryRaw, ternaryRaw, castRaw, commonDevice, promote, scalarTensor,
-  floatOrDefault, isFloating, toDeviceRaw, type OpSpec,
+  floatOrDefault, isFloating, toDeviceRaw, named, type OpSpec,
 } from './core.js';
 import { isGradEnabled } from '../autograd/grad_mode.js';
 import { type DType } from '../dtype.js';
@@ -72,7 +72,12 @@ function fusedGrad(kernel: BinaryOp, composite: (g: Tensor, s: Tensor) => Tensor
 }
 
 const zeroGrad: UGrad = (g) => mul(g, 0);
-export const neg = unary('neg', { grad: (g) => neg(g), saves: 'none' });
+const negRaw = unary('neg', { grad: (g) => neg(g), saves: 'none' });
+/** -x (bool tensors are refused, as PyTorch: use logicalNot). */
+export function neg(x: Tensor): Tensor {
+  if (x instanceof Tensor && x.dtype === 'bool') throw new DTypeError('neg', 'negation of a bool tensor is not supported; to invert a mask use logicalNot()');
+  return negRaw(x);
+}
 export const abs = unary('abs', { grad: (g, x) => mul(g, sign(x)) });
 export const sign = unary('sign', { grad: zeroGrad, saves: 'none' });
 export const exp = unary('exp', { float: true, grad: (g, _x, y) => mul(g, y), saves: 'out' });
@@ -87,7 +92,8 @@ const tanhGrad = fusedGrad('tanhBackward', (g, y) => mul(g, sub(1, mul(y, y))));
 export const tanh = unary('tanh', { float: true, grad: (g, _x, y) => tanhGrad(g, y), saves: 'out' });
 const sigmoidGrad = fusedGrad('sigmoidBackward', (g, y) => mul(g, mul(y, sub(1, y))));
 export const sigmoid = unary('sigmoid', { float: true, grad: (g, _x, y) => sigmoidGrad(g, y), saves: 'out' });
-const reluGrad = fusedGrad('reluBackward', (g, x) => mul(g, toDtype(gt(x, 0), g.dtype)));
+// as PyTorch's threshold_backward: zero where x <= 0, so a NaN input passes the gradient
+const reluGrad = fusedGrad('reluBackward', (g, x) => where(le(x, 0), 0, g));
 export const relu = unary('relu', { grad: (g, x) => reluGrad(g, x) });
 const geluGrad = fusedGrad('geluBackward', (g, x) => {
   const cdf = mul(add(erf(mul(x, Math.SQRT1_2)), 1), 0.5);
@@ -163,12 +169,13 @@ const powSpec = binarySpec('pow', (g, a, b, out) => [
   mul(g, where(eq(b, 0), 0, mul(b, pow(a, sub(b, 1))))),
   mul(g, where(logicalAnd(eq(a, 0), ge(b, 0)), 0, mul(out, log(a)))),
 ], () => ({ inputs: [0, 1], output: true }));
-const maxMinGrad = (first: (a: Tensor, b: Tensor) => Tensor): BGrad => (g, a, b) => {
-  const wa = add(toDtype(first(a, b), g.dtype), mul(toDtype(eq(a, b), g.dtype), 0.5));
-  return [mul(g, wa), mul(g, sub(1, wa))];
+// as PyTorch: ties split the gradient, the losing side gets zero, and a NaN (no winner) passes it to both
+const maxMinGrad = (loses: (a: Tensor, b: Tensor) => Tensor): BGrad => (g, a, b) => {
+  const half = where(eq(a, b), mul(g, 0.5), g);
+  return [where(loses(a, b), 0, half), where(loses(b, a), 0, half)];
 };
-const maximumSpec = binarySpec('maximum', maxMinGrad((a, b) => gt(a, b)), saveBoth);
-const minimumSpec = binarySpec('minimum', maxMinGrad((a, b) => lt(a, b)), saveBoth);
+const maximumSpec = binarySpec('maximum', maxMinGrad((a, b) => lt(a, b)), saveBoth);
+const minimumSpec = binarySpec('minimum', maxMinGrad((a, b) => gt(a, b)), saveBoth);
 const atan2Spec = binarySpec('atan2', (g, a, b) => {
   const d = add(mul(a, a), mul(b, b));
   return [div(mul(g, b), d), neg(div(mul(g, a), d))];
@@ -208,7 +215,8 @@ export function div(a: TensorLike, b: TensorLike, opts?: { roundingMode?: 'trunc
     if (mode !== 'trunc' && mode !== 'floor') throw new TorchError('div', `roundingMode must be 'trunc' or 'floor', got '${mode}'`);
     const [x, y] = operands('div', a, b);
     if (isFloating(x.dtype)) return (mode === 'trunc' ? trunc : floor)(div(x, y));
-    const q = binaryRaw('div', castRaw(x, 'float64'), castRaw(y, 'float64'));
+    const wide = x._backend.supportsDtype('float64') ? 'float64' : 'float32';
+    const q = binaryRaw('div', castRaw(x, wide), castRaw(y, wide));
     return castRaw(unaryRaw(mode === 'trunc' ? 'trunc' : 'floor', q), x.dtype);
   }
   const [x, y] = operands('div', a, b, floatOrDefault);
@@ -237,8 +245,11 @@ export const ge = compare('ge');
 export const logicalAnd = compare('logicalAnd');
 export const logicalOr = compare('logicalOr');
 export function logicalXor(a: TensorLike, b: TensorLike): Tensor {
-  const dev = commonDevice('logicalXor', [a, b]);
-  return ne(operandOf(a, 'bool', dev), operandOf(b, 'bool', dev));
+  if (!(a instanceof Tensor) && !(b instanceof Tensor)) throw new TorchError('logicalXor', 'expected at least one Tensor operand');
+  return named('logicalXor', () => {
+    const dev = commonDevice('logicalXor', [a, b]);
+    return ne(operandOf(a, 'bool', dev), operandOf(b, 'bool', dev));
+  });
 }
 
 // ---------------- ternary and composites ----------------

@@ -1,0 +1,556 @@
+/**
+ * The webgpu device: Dawn (the `webgpu` npm package) driven from a worker thread.
+ *
+ * Dawn's node binding settles its promises (requestAdapter, requestDevice, mapAsync) only
+ * from the event loop of the thread that owns the device; nothing in its JS API processes
+ * events synchronously (busy-polling mapState never advances). torchlet's registry and
+ * `readSync` are synchronous, so the device lives in a worker (worker.ts) and this thread
+ * talks to it with messages:
+ * - commands (alloc, free, writes, kernels) are batched per microtask and posted without
+ *   waiting; the worker encodes each batch into one command buffer and submits it; posting
+ *   blocks only when about 4000 commands are still unfinished (backpressure fences);
+ * - requests (read, synchronize) either await a reply, or block on a shared counter with
+ *   Atomics.wait and pull the reply with receiveMessageOnPort (readSync, and the first
+ *   `unavailableReason()`, which waits for the adapter and device).
+ * So the device is usable synchronously, `canReadSync` is true, and the package entry needs
+ * no top-level await. `initWebGPU()` starts the worker without blocking, for those who prefer.
+ * The worker runs this very module (so bundles need no extra entry point), and process exit
+ * waits for it to drain: Node terminating it inside a Dawn call aborts the process.
+ *
+ * Storage formats are in format.ts (float32, int32, int64 held as int32, uint8/bool one per
+ * 32-bit word, float16 with 'shader-f16'; no float64/bfloat16). Kernels are in shaders.ts.
+ *
+ * Errors: argument problems throw synchronously here, and so do out-of-range gather/scatter
+ * indices (checked on the device before the kernel runs, which costs one queue drain per call).
+ * Failures inside the worker (device errors) are reported by the next read or synchronize.
+ */
+import { MessageChannel, Worker, isMainThread, receiveMessageOnPort, workerData, type MessagePort } from 'node:worker_threads';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import type { Backend, Handle, View, ReduceOp } from '../backend.js';
+import { BINARY, TERNARY, UNARY, type BinaryOp, type TernaryOp, type UnaryOp } from '../kernels.js';
+import { registerBackend } from '../registry.js';
+import type { DType, HostArray } from '../../dtype.js';
+import { DTypeError, DeviceError, IndexError, ShapeError, TorchError } from '../../errors.js';
+import { coalesce, numelOf } from '../../layout.js';
+import { GPU_DTYPES, bufferBytes, fillBits, gpuToHost, hostToGpu } from './format.js';
+import { MAX_DIMS, type Cmd, type ErrorInfo, type InitInfo, type MemoryStats, type Reply, type WView, type WorkerData } from './protocol.js';
+import { runWorker } from './worker.js';
+
+export type { MemoryStats } from './protocol.js';
+
+// When this module is loaded as the device worker, run the worker side and nothing else.
+const asWorker = !isMainThread && (workerData as Partial<WorkerData> | null)?.torchletWebGPU === true;
+if (asWorker) void runWorker(workerData as WorkerData);
+
+/** How long the first synchronous use waits for the adapter and device. */
+const INIT_TIMEOUT_MS = 60_000;
+/** How long process exit waits for queued webgpu work. */
+const EXIT_TIMEOUT_MS = 30_000;
+/** Commands queued on this thread before they are posted without waiting for the microtask. */
+const MAX_QUEUED = 256;
+/**
+ * Backpressure: a fence follows every FENCE_EVERY commands, and posting blocks while more than
+ * MAX_FENCES fences are outstanding, so a loop that never reads cannot queue unbounded work.
+ */
+const FENCE_EVERY = 1024;
+const MAX_FENCES = 4;
+
+/** Worker bootstrap: registers tsx when running from TypeScript sources, then loads this module. */
+const BOOTSTRAP = `
+const { workerData } = require('node:worker_threads');
+const signal = new Int32Array(workerData.signal);
+const fatal = (e) => {
+  Atomics.store(signal, 1, 1);
+  try { workerData.reply.postMessage({ fatal: String((e && e.stack) || e) }); } catch {}
+  Atomics.add(signal, 0, 1);
+  Atomics.notify(signal, 0);
+};
+process.on('uncaughtException', fatal);
+process.on('unhandledRejection', fatal);
+(async () => {
+  if (workerData.tsx) (await import(workerData.tsx)).register();
+  await import(workerData.self);
+})().catch(fatal);
+`;
+
+/** When running from TypeScript sources (tsx), the worker must register tsx itself. */
+function tsxLoader(): string | null {
+  if (!/\.[cm]?ts$/.test(new URL(import.meta.url).pathname)) return null;
+  try {
+    return import.meta.resolve('tsx/esm/api');
+  } catch {
+    return null;
+  }
+}
+
+function toTorchError(e: ErrorInfo): Error {
+  switch (e.name) {
+    case 'IndexError': return new IndexError(e.op, e.message);
+    case 'ShapeError': return new ShapeError(e.op, e.message);
+    case 'DTypeError': return new DTypeError(e.op, e.message);
+    default: return new DeviceError(e.op, e.message);
+  }
+}
+
+/** The main thread's end of the worker: command batching, requests, sync waits. */
+class Link {
+  private readonly worker: Worker;
+  private readonly port: MessagePort;
+  private readonly signal: Int32Array;
+  private queue: Cmd[] = [];
+  private transfer: ArrayBuffer[] = [];
+  private scheduled = false;
+  private nextReq = 1;
+  private readonly pending = new Map<number, { resolve(r: Reply): void }>();
+  private readonly replies = new Map<number, Reply>();
+  private refs = 0;
+  init: InitInfo | null = null;
+  private initWaiters: ((i: InitInfo) => void)[] = [];
+  dead: string | null = null;
+  /** Whether commands were posted since the last synchronize. */
+  private dirty = false;
+  private sinceFence = 0;
+  /** Outstanding fence request ids, oldest first; finished ones are in fencesDone. */
+  private readonly fences: number[] = [];
+  private readonly fencesDone = new Set<number>();
+
+  constructor() {
+    process.env.XDG_RUNTIME_DIR ??= tmpdir();
+    const sab = new SharedArrayBuffer(8);
+    this.signal = new Int32Array(sab);
+    const { port1, port2 } = new MessageChannel();
+    this.port = port1;
+    const data: WorkerData & { self: string; tsx: string | null } = {
+      torchletWebGPU: true, signal: sab, reply: port2, self: import.meta.url, tsx: tsxLoader(),
+    };
+    this.worker = new Worker(BOOTSTRAP, { eval: true, workerData: data, transferList: [port2] });
+    this.worker.unref();
+    this.worker.on('error', (e) => this.die(`the webgpu worker failed: ${e.message}`));
+    this.worker.on('exit', (code) => this.die(`the webgpu worker exited (code ${code})`));
+    this.port.on('message', (m) => this.onMessage(m));
+    this.port.unref();
+    process.on('exit', () => this.quiesce());
+  }
+
+  /**
+   * At process exit Node terminates the worker; if that interrupts a Dawn call, dawn.node
+   * aborts the process. So exit waits (bounded) until the worker has drained its queue.
+   */
+  private quiesce(): void {
+    if (this.dead || !this.init?.ok || !this.dirty) return;
+    try {
+      const req = this.nextReq++;
+      this.post({ k: 'sync', req });
+      this.flush();
+      this.block(() => this.replies.has(req), EXIT_TIMEOUT_MS, 'webgpu work to finish at exit');
+    } catch {
+      // best effort: a dead or stuck worker cannot be helped here
+    }
+  }
+
+  private ref(): void { if (this.refs++ === 0) this.port.ref(); }
+  private unref(): void { if (--this.refs === 0) this.port.unref(); }
+
+  private die(reason: string): void {
+    if (this.dead) return;
+    this.dead = reason;
+    if (!this.init) this.onMessage({ init: { ok: false, reason, features: [], adapter: '', maxBindingBytes: 0, adapterMs: 0, deviceMs: 0 } });
+    for (const [req, p] of this.pending) p.resolve({ req, ok: false, error: { name: 'DeviceError', op: 'webgpu', message: reason } });
+    this.pending.clear();
+  }
+
+  private onMessage(m: Reply | { init: InitInfo } | { fatal: string }): void {
+    if ('fatal' in m) {
+      this.die(`the webgpu worker crashed: ${m.fatal.split('\n')[0]}`);
+      return;
+    }
+    if ('init' in m) {
+      this.init = m.init;
+      const ws = this.initWaiters;
+      this.initWaiters = [];
+      ws.forEach((w) => w(m.init));
+      return;
+    }
+    if (this.fences.includes(m.req)) {
+      this.fencesDone.add(m.req);
+      while (this.fences.length && this.fencesDone.delete(this.fences[0])) this.fences.shift();
+      return;
+    }
+    const p = this.pending.get(m.req);
+    if (p) {
+      this.pending.delete(m.req);
+      p.resolve(m);
+    } else this.replies.set(m.req, m);
+  }
+
+  /** Blocks this thread until `done()` (messages are pulled synchronously meanwhile). */
+  private block(done: () => boolean, timeoutMs: number, what: string): void {
+    const deadline = Date.now() + timeoutMs;
+    while (!done()) {
+      const seen = Atomics.load(this.signal, 0);
+      let got = false;
+      for (let m = receiveMessageOnPort(this.port); m; m = receiveMessageOnPort(this.port)) {
+        this.onMessage(m.message);
+        got = true;
+      }
+      if (got) continue;
+      if (Atomics.load(this.signal, 1) !== 0 && !this.dead) this.die('the webgpu worker crashed');
+      if (this.dead) throw new DeviceError('webgpu', this.dead);
+      const left = deadline - Date.now();
+      if (left <= 0) throw new DeviceError('webgpu', `timed out after ${timeoutMs} ms waiting for ${what}`);
+      Atomics.wait(this.signal, 0, seen, Math.min(left, 1000));
+    }
+  }
+
+  waitInitSync(): InitInfo {
+    if (!this.init) this.block(() => this.init !== null, INIT_TIMEOUT_MS, 'the webgpu adapter and device');
+    return this.init!;
+  }
+
+  waitInit(): Promise<InitInfo> {
+    if (this.init) return Promise.resolve(this.init);
+    this.ref();
+    return new Promise((resolve) => this.initWaiters.push((i) => { this.unref(); resolve(i); }));
+  }
+
+  post(c: Cmd, transfer?: ArrayBuffer): void {
+    if (this.dead) throw new DeviceError('webgpu', this.dead);
+    this.dirty = c.k !== 'sync';
+    this.queue.push(c);
+    if (transfer) this.transfer.push(transfer);
+    if (++this.sinceFence >= FENCE_EVERY) this.fence();
+    if (this.queue.length >= MAX_QUEUED) this.flush();
+    else if (!this.scheduled) {
+      this.scheduled = true;
+      queueMicrotask(() => this.flush());
+    }
+  }
+
+  private fence(): void {
+    this.sinceFence = 0;
+    const req = this.nextReq++;
+    this.fences.push(req);
+    this.queue.push({ k: 'fence', req });
+    if (this.fences.length > MAX_FENCES) {
+      this.flush();
+      const oldest = this.fences[0];
+      this.block(() => this.fences[0] !== oldest, Number.POSITIVE_INFINITY, 'queued webgpu work (backpressure)');
+    }
+  }
+
+  flush(): void {
+    this.scheduled = false;
+    if (this.queue.length === 0 || this.dead) return;
+    const cmds = this.queue, transfer = this.transfer;
+    this.queue = [];
+    this.transfer = [];
+    this.worker.postMessage({ cmds }, transfer);
+  }
+
+  request(make: (req: number) => Cmd): Promise<Reply> {
+    const req = this.nextReq++;
+    const c = make(req);
+    this.post(c);
+    this.flush();
+    this.ref();
+    return new Promise<Reply>((resolve) => {
+      this.pending.set(req, { resolve: (r) => { this.unref(); resolve(r); } });
+    });
+  }
+
+  requestSync(make: (req: number) => Cmd, what: string): Reply {
+    const req = this.nextReq++;
+    this.post(make(req));
+    this.flush();
+    this.block(() => this.replies.has(req), Number.POSITIVE_INFINITY, what);
+    const r = this.replies.get(req)!;
+    this.replies.delete(req);
+    return r;
+  }
+}
+
+/** A webgpu buffer handle: an id the worker maps to its GPUBuffer. */
+export class GpuHandle {
+  freed = false;
+  constructor(readonly id: number, readonly bytes: number, readonly backend: WebGPUBackend) {}
+}
+
+function checkDims(op: string, shape: readonly number[], strides: (readonly number[])[]): void {
+  if (shape.length > MAX_DIMS && coalesce(shape, strides).shape.length > MAX_DIMS)
+    throw new ShapeError(op, `views with more than ${MAX_DIMS} dims that cannot be merged are not supported on webgpu; call .contiguous() first`);
+}
+
+export class WebGPUBackend implements Backend {
+  readonly type = 'webgpu' as const;
+  readonly name = 'webgpu';
+  readonly canReadSync = true;
+  /** Bytes in buffers owned by live handles (as allocated on the device, before pool rounding). */
+  bytesInUse = 0;
+  private nextId = 1;
+  private readonly f16: boolean;
+
+  constructor(private readonly link: Link, readonly info: InitInfo, private readonly maxBytes: number) {
+    this.f16 = info.features.includes('shader-f16');
+  }
+
+  supportsDtype(d: DType): boolean {
+    return d === 'float16' ? this.f16 : GPU_DTYPES.includes(d);
+  }
+  supportsCompute(d: DType): boolean {
+    return this.supportsDtype(d);
+  }
+
+  private checkDtype(op: string, d: DType): void {
+    if (!this.supportsDtype(d))
+      throw new DTypeError(op, `dtype ${d} is not supported on the webgpu device${d === 'float16' ? " (the adapter lacks 'shader-f16')" : ''}; convert to float32 first`);
+  }
+
+  private wv(op: string, v: View): WView {
+    const h = v.handle;
+    if (!(h instanceof GpuHandle) || h.backend !== this) throw new DeviceError(op, 'the tensor storage is not a buffer of this webgpu device');
+    if (h.freed) throw new DeviceError(op, 'the tensor storage was already freed');
+    this.checkDtype(op, v.dtype);
+    return { id: h.id, dtype: v.dtype, shape: [...v.shape], strides: [...v.strides], offset: v.offset };
+  }
+
+  alloc(numel: number, dtype: DType): Handle {
+    this.checkDtype('alloc', dtype);
+    const bytes = bufferBytes(numel, dtype);
+    if (bytes > this.maxBytes)
+      throw new TorchError('alloc', `a ${dtype} tensor of ${numel} elements needs ${bytes} bytes, more than the webgpu device's largest buffer binding (${this.maxBytes} bytes)`);
+    const h = new GpuHandle(this.nextId++, bytes, this);
+    this.link.post({ k: 'alloc', id: h.id, bytes });
+    this.bytesInUse += bytes;
+    return h;
+  }
+
+  free(handle: Handle): void {
+    const h = handle as GpuHandle;
+    if (!(h instanceof GpuHandle) || h.freed || h.backend !== this) return;
+    h.freed = true;
+    this.bytesInUse -= h.bytes;
+    if (!this.link.dead) this.link.post({ k: 'free', id: h.id });
+  }
+
+  write(handle: Handle, dtype: DType, src: HostArray, dstOffset: number): void {
+    const h = handle as GpuHandle;
+    const id = this.wv('write', { handle: h, dtype, shape: [0], strides: [1], offset: 0 }).id;
+    if (src.length === 0) return;
+    const data = hostToGpu('write', dtype, src);
+    this.link.post({ k: 'write', id, dtype, elemOffset: dstOffset, data }, data);
+  }
+
+  private result(r: Reply, v: View): HostArray {
+    if (!r.ok) throw toTorchError(r.error);
+    return gpuToHost(v.dtype, r.data!, 0, numelOf(v.shape));
+  }
+
+  async read(v: View): Promise<HostArray> {
+    const w = this.wv('read', v);
+    const r = await this.link.request((req) => ({ k: 'read', req, v: w }));
+    return this.result(r, v);
+  }
+
+  readSync(v: View): HostArray {
+    const w = this.wv('read', v);
+    return this.result(this.link.requestSync((req) => ({ k: 'read', req, v: w }), 'a webgpu readback'), v);
+  }
+
+  async synchronize(): Promise<void> {
+    const r = await this.link.request((req) => ({ k: 'sync', req }));
+    if (!r.ok) throw toTorchError(r.error);
+  }
+
+  /** Blocks until queued work is done; throws pending device errors. */
+  synchronizeSync(): void {
+    const r = this.link.requestSync((req) => ({ k: 'sync', req }), 'webgpu work to finish');
+    if (!r.ok) throw toTorchError(r.error);
+  }
+
+  memoryStats(): MemoryStats {
+    const r = this.link.requestSync((req) => ({ k: 'stats', req }), 'webgpu memory statistics');
+    if (!r.ok) throw toTorchError(r.error);
+    return r.stats!;
+  }
+
+  /** Destroys the pooled (freed) buffers. */
+  emptyCache(): void {
+    this.link.post({ k: 'emptyCache' });
+  }
+
+  copy(src: View, dst: View): void {
+    checkDims('copy', dst.shape, [src.strides, dst.strides]);
+    this.link.post({ k: 'copy', src: this.wv('copy', src), dst: this.wv('copy', dst) });
+  }
+
+  fill(dst: View, value: number): void {
+    checkDims('fill', dst.shape, [dst.strides]);
+    const bits = fillBits('fill', dst.dtype, value);
+    this.link.post({ k: 'fill', dst: this.wv('fill', dst), bits });
+  }
+
+  private ew(op: string, ins: View[], out: View): void {
+    const table = ins.length === 1 ? UNARY : ins.length === 2 ? BINARY : TERNARY;
+    if (!Object.hasOwn(table, op)) throw new TorchError(op, `no ${['unary', 'binary', 'ternary'][ins.length - 1]} elementwise op named '${op}'`);
+    checkDims(op, out.shape, [out.strides, ...ins.map((v) => v.strides)]);
+    this.link.post({ k: 'ew', op, ins: ins.map((v) => this.wv(op, v)), out: this.wv(op, out) });
+  }
+  unary(op: UnaryOp, x: View, out: View): void { this.ew(op, [x], out); }
+  binary(op: BinaryOp, x: View, y: View, out: View): void { this.ew(op, [x, y], out); }
+  ternary(op: TernaryOp, x: View, y: View, z: View, out: View): void { this.ew(op, [x, y, z], out); }
+
+  reduce(op: ReduceOp, x: View, dims: readonly number[], out: View): void {
+    const red = new Set(dims);
+    const kept = x.shape.map((_, d) => d).filter((d) => !red.has(d));
+    checkDims(op, kept.map((d) => x.shape[d]), [kept.map((d) => x.strides[d]), out.strides]);
+    checkDims(op, dims.map((d) => x.shape[d]), [dims.map((d) => x.strides[d])]);
+    this.link.post({ k: 'reduce', op, x: this.wv(op, x), dims: [...dims], out: this.wv(op, out) });
+  }
+
+  private checkOther(op: string, dim: number, views: View[]): void {
+    const other = (s: readonly number[]) => s.filter((_, d) => d !== dim);
+    checkDims(op, other(views[0].shape), views.map((v) => other(v.strides)));
+  }
+
+  cumsum(x: View, dim: number, out: View): void {
+    this.checkOther('cumsum', dim, [x, out]);
+    this.link.post({ k: 'cumsum', x: this.wv('cumsum', x), dim, out: this.wv('cumsum', out) });
+  }
+
+  matmul(a: View, b: View, out: View): void {
+    if (a.shape.length !== 3 || b.shape.length !== 3 || out.shape.length !== 3)
+      throw new ShapeError('matmul', 'the webgpu matmul kernel takes [B, M, K] @ [B, K, N] views');
+    this.link.post({ k: 'matmul', a: this.wv('matmul', a), b: this.wv('matmul', b), out: this.wv('matmul', out) });
+  }
+
+  /**
+   * Out-of-range indices throw IndexError here, before the kernel runs (as PyTorch refuses them):
+   * the check runs on the device and waits for its verdict, so each gather/scatter costs one
+   * queue drain.
+   */
+  private checkIndices(op: string, index: View, dim: number, size: number): void {
+    if (numelOf(index.shape) === 0) return;
+    const w = this.wv(op, index);
+    const r = this.link.requestSync((req) => ({ k: 'checkIndex', req, op, index: w, dim, size }), `the ${op} index check`);
+    if (!r.ok) throw toTorchError(r.error);
+  }
+
+  gather(x: View, dim: number, index: View, out: View): void {
+    checkDims('gather', index.shape, [index.strides, out.strides, x.strides]);
+    this.checkIndices('gather', index, dim, x.shape[dim]);
+    this.link.post({ k: 'gather', x: this.wv('gather', x), dim, index: this.wv('gather', index), out: this.wv('gather', out) });
+  }
+
+  scatter(out: View, dim: number, index: View, src: View, accumulate: boolean): void {
+    checkDims('scatter', index.shape, [index.strides, src.strides, out.strides]);
+    this.checkIndices('scatter', index, dim, out.shape[dim]);
+    this.link.post({ k: 'scatter', out: this.wv('scatter', out), dim, index: this.wv('scatter', index), src: this.wv('scatter', src), acc: accumulate });
+  }
+
+  sort(x: View, dim: number, descending: boolean, values: View, indices: View): void {
+    this.checkOther('sort', dim, [x, values, indices]);
+    this.link.post({ k: 'sort', x: this.wv('sort', x), dim, desc: descending, values: this.wv('sort', values), indices: this.wv('sort', indices) });
+  }
+}
+
+// ---------------- discovery ----------------
+
+let link: Link | null = null;
+let backend: WebGPUBackend | null = null;
+let staticReason: string | null | undefined;
+
+/** Reasons known without starting the worker (disabled, package missing). */
+function preflight(): string | null {
+  if (staticReason !== undefined) return staticReason;
+  staticReason = null;
+  if (asWorker) staticReason = 'webgpu is not available inside the webgpu worker itself';
+  else if (process.env.TORCHLET_WEBGPU === '0') staticReason = 'disabled by TORCHLET_WEBGPU=0';
+  else {
+    try {
+      createRequire(import.meta.url).resolve('webgpu');
+    } catch {
+      staticReason = "the optional 'webgpu' npm package (Dawn for Node) is not installed; run 'npm install webgpu'";
+    }
+  }
+  return staticReason;
+}
+
+function getLink(): Link {
+  return (link ??= new Link());
+}
+
+function reasonOf(info: InitInfo, l: Link): string | null {
+  if (!info.ok) return info.reason ?? 'webgpu initialisation failed';
+  return l.dead;
+}
+
+/** Never throws: null when the device is usable, else why not (blocks on first use while Dawn starts). */
+function unavailableReason(): string | null {
+  try {
+    const pre = preflight();
+    if (pre !== null) return pre;
+    const l = getLink();
+    return reasonOf(l.waitInitSync(), l);
+  } catch (e) {
+    return `webgpu initialisation failed: ${(e as Error)?.message ?? String(e)}`;
+  }
+}
+
+function getWebGPUBackend(): WebGPUBackend {
+  if (backend) return backend;
+  const reason = unavailableReason();
+  if (reason !== null) throw new DeviceError('webgpu', `device 'webgpu' is not available: ${reason}`);
+  backend = new WebGPUBackend(getLink(), link!.init!, link!.init!.maxBindingBytes);
+  return backend;
+}
+
+/**
+ * Starts the webgpu device without blocking this thread; resolves true when it is usable.
+ * Optional: the first synchronous use (e.g. torch.availableDevices()) starts it too, blocking
+ * while Dawn creates the adapter and device (about 0.1-0.7 s on lavapipe).
+ */
+export async function initWebGPU(): Promise<boolean> {
+  if (preflight() !== null) return false;
+  try {
+    const l = getLink();
+    return reasonOf(await l.waitInit(), l) === null;
+  } catch {
+    return false;
+  }
+}
+
+/** Adapter name, features and init timings, once the device has started (else null). */
+export function webgpuInfo(): InitInfo | null {
+  return link?.init ?? null;
+}
+
+/** Device memory statistics (blocks briefly for the worker's reply). */
+export function webgpuMemoryStats(): MemoryStats {
+  return getWebGPUBackend().memoryStats();
+}
+
+/** Destroys the freed buffers the pool keeps for reuse. */
+export function webgpuEmptyCache(): void {
+  backend?.emptyCache();
+}
+
+/**
+ * Returns a buffer to its device's pool: the hook for the frontend's FinalizationRegistry
+ * (the same as backend.free; safe to call twice).
+ */
+export function releaseBuffer(handle: Handle): void {
+  if (handle instanceof GpuHandle) handle.backend.free(handle);
+}
+
+if (!asWorker) {
+  registerBackend({
+    type: 'webgpu',
+    unavailableReason,
+    deviceCount: () => (unavailableReason() === null ? 1 : 0),
+    create(index: number): Backend {
+      if (index !== 0) throw new DeviceError('webgpu', `device 'webgpu:${index}' does not exist: there is one webgpu device`);
+      return getWebGPUBackend();
+    },
+  });
+}
