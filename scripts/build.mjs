@@ -13,6 +13,7 @@ await build({
   outfile: 'dist/index.js',
   external: ['koffi', 'webgpu'],
   sourcemap: true,
+  keepNames: true, // module reprs print class names
   logLevel: 'warning',
 });
 execFileSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.json', '--emitDeclarationOnly', '--declaration', '--outDir', 'dist'], { stdio: 'inherit' });

@@ -1,6 +1,9 @@
 /** Device storage shared by a tensor and its views, with per-device live counts. */
 import type { Backend, Handle } from './device/backend.js';
 import { ITEMSIZE, type DType } from './dtype.js';
+import { TorchError } from './errors.js';
+import v8 from 'node:v8';
+import vm from 'node:vm';
 
 interface Held { backend: Backend; handle: Handle; numel: number; dtype: DType; device: string; bytes: number }
 
@@ -16,8 +19,45 @@ function release(h: Held): void {
   h.backend.free(h.handle, h.numel, h.dtype);
 }
 // Storage a program can no longer reach goes back to its device's pool: training loops
-// written as in PyTorch (no dispose calls) keep device memory flat.
-const reclaim = new FinalizationRegistry<Held>(release);
+// written as in PyTorch (no dispose calls) keep device memory flat. Finalization callbacks
+// normally run only between event-loop tasks, which a synchronous training loop never
+// reaches; V8's cleanupSome (from a context created with the flag on) plus a forced gc()
+// reclaim synchronously when a device's live bytes pass a budget.
+interface Registry<T> { register(o: object, v: T, token?: object): void; unregister(token: object): void; cleanupSome?(): void }
+let forceGc: (() => void) | null = null;
+function makeRegistry(): Registry<Held> {
+  try {
+    v8.setFlagsFromString('--expose-gc');
+    v8.setFlagsFromString('--harmony-weak-refs-with-cleanup-some');
+    const ctx = vm.createContext({});
+    forceGc = vm.runInContext('gc', ctx) as () => void;
+    const FR = vm.runInContext('FinalizationRegistry', ctx) as typeof FinalizationRegistry;
+    const r = new FR<Held>(release) as unknown as Registry<Held>;
+    if (typeof r.cleanupSome === 'function') return r;
+  } catch {
+    // fall back to the ordinary registry: reclamation then waits for the event loop
+  }
+  return new FinalizationRegistry<Held>(release) as unknown as Registry<Held>;
+}
+const reclaim = makeRegistry();
+
+/** Bytes on a (non-cpu) device above which allocation first reclaims unreachable storage. */
+const DEFAULT_BUDGET = Number(process.env.TORCHLET_GC_BUDGET_MB ?? 256) * 2 ** 20;
+const budgets = new Map<string, number>();
+function maybeReclaim(device: string, incoming: number): void {
+  const m = live.get(device);
+  if (!m) return;
+  const budget = budgets.get(device) ?? DEFAULT_BUDGET;
+  if (m.bytes + incoming <= budget) return;
+  reclaimUnreachable();
+  // grow the budget with what is really live, so gc() runs rarely in steady state
+  budgets.set(device, Math.max(DEFAULT_BUDGET, 2 * (m.bytes + incoming)));
+}
+/** Frees the device memory of every tensor the program can no longer reach (a full GC). */
+export function reclaimUnreachable(): void {
+  if (forceGc) forceGc();
+  reclaim.cleanupSome?.();
+}
 
 export class Storage {
   readonly backend: Backend;
@@ -31,13 +71,14 @@ export class Storage {
     this.backend = backend;
     this.dtype = dtype;
     this.numel = numel;
+    maybeReclaim(backend.name, numel * ITEMSIZE[dtype]);
     const h = handle ?? backend.alloc(numel, dtype);
     this.held = { backend, handle: h, numel, dtype, device: backend.name, bytes: numel * ITEMSIZE[dtype] };
     account(backend.name, 1, this.held.bytes);
     reclaim.register(this, this.held, this);
   }
   get handle(): Handle {
-    if (!this.held) throw new Error('this tensor was disposed; its memory has been released');
+    if (!this.held) throw new TorchError('tensor', 'this tensor was disposed; its memory has been released');
     return this.held.handle;
   }
   get disposed(): boolean { return this.held === null; }
@@ -50,8 +91,12 @@ export class Storage {
   }
 }
 
-/** Live tensors (storages) and bytes on a device, or summed over all devices. */
+/**
+ * Tensors (storages) the program can still reach, and their bytes, on a device or summed over
+ * all devices. Unreachable storage is reclaimed first (a full GC), so the numbers are exact.
+ */
 export function memoryStats(device?: string): { tensors: number; bytes: number } {
+  reclaimUnreachable();
   if (device !== undefined) {
     const m = live.get(device) ?? live.get(device === 'cuda' ? 'cuda:0' : device);
     return { tensors: m?.tensors ?? 0, bytes: m?.bytes ?? 0 };

@@ -69,6 +69,10 @@ export function runBackward(roots: readonly Tensor[], rootGrads: readonly Tensor
   setGradEnabled(opts.createGraph);
   try {
     const grads = new Map<Node, Tensor>();
+    // storages already handed out (the caller's output gradients, earlier leaves' .grad): a leaf
+    // whose gradient shares one gets its own copy, so in-place edits of one .grad (clipping,
+    // weight decay) never change another tensor
+    const handedOut = new Set<unknown>(rootGrads.map((g) => g._storage));
     const leafGrad = (leaf: Tensor, g: Tensor) => {
       g = runHooks(leaf._hooks, g);
       if (capture) {
@@ -76,7 +80,13 @@ export function runBackward(roots: readonly Tensor[], rootGrads: readonly Tensor
         return;
       }
       if (!opts.createGraph) g = g.detach();
-      leaf.grad = leaf.grad ? (opts.createGraph ? add(leaf.grad, g) : add(leaf.grad.detach(), g)) : g;
+      if (leaf.grad) {
+        leaf.grad = opts.createGraph ? add(leaf.grad, g) : add(leaf.grad.detach(), g);
+      } else {
+        if (handedOut.has(g._storage) || !g.isContiguous() || g._offset !== 0) g = g.clone();
+        leaf.grad = g;
+      }
+      handedOut.add(leaf.grad._storage);
     };
     for (let i = 0; i < roots.length; i++) {
       const r = roots[i];

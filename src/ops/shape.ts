@@ -68,7 +68,18 @@ function viewGeom(x: Tensor, shape: number[]): Tensor {
   if (!st) throw new ShapeError('view', `view size ${fmtShape(shape)} is not compatible with the input's size ${fmtShape(x.shape)} and stride ${fmtShape(x._strides)} (at least one dimension spans across two contiguous subspaces); use .reshape(...) instead`);
   return viewOf(x, shape, st, x._offset);
 }
-const viewImpl = viewOp('view', (x: Tensor, shape: number[]) => viewGeom(x, shape));
+// A view keeps the row-major element order, so its gradient is the output's gradient reshaped
+// (a view when that is contiguous) instead of a copy into a fresh tensor.
+const viewSpec: OpSpec<[number[]]> = {
+  name: 'view',
+  forward: ([x], shape) => viewGeom(x, shape),
+  backward: (g, c) => [reshape(g, [...c.inputs[0].shape])],
+  save: () => ({}),
+};
+function viewImpl(x: Tensor, shape: number[]): Tensor {
+  if (!(x instanceof Tensor)) throw new TorchError('view', `expected a Tensor, got ${typeof x}`);
+  return apply(viewSpec, [x], shape);
+}
 export function view(x: Tensor, shape: number[]): Tensor {
   return viewImpl(x, inferShape('view', checkShapeArgs('view', shape), x.numel()));
 }
