@@ -219,30 +219,30 @@ export class Tensor {
   gather(dim: number, index: Tensor): Tensor { return ops.gather(this, dim, index); }
   scatter(dim: number, index: Tensor, src: TensorLike): Tensor { return ops.scatter(this, dim, index, src); }
   scatterAdd(dim: number, index: Tensor, src: Tensor): Tensor { return ops.scatterAdd(this, dim, index, src); }
-  scatter_(dim: number, index: Tensor, src: TensorLike): this { return ops.inplace(this, 'scatter_', () => ops.scatter(this, dim, index, src)); }
-  scatterAdd_(dim: number, index: Tensor, src: Tensor): this { return ops.inplace(this, 'scatterAdd_', () => ops.scatterAdd(this, dim, index, src)); }
+  scatter_(dim: number, index: Tensor, src: TensorLike): this { return ops.inplace(this, 'scatter_', (s) => ops.scatter(s, dim, index, src)); }
+  scatterAdd_(dim: number, index: Tensor, src: Tensor): this { return ops.inplace(this, 'scatterAdd_', (s) => ops.scatterAdd(s, dim, index, src)); }
   indexSelect(dim: number, index: Tensor): Tensor { return ops.indexSelect(this, dim, index); }
   maskedSelect(mask: Tensor): Tensor { return ops.maskedSelect(this, mask); }
   nonzero(): Tensor { return ops.nonzero(this); }
 
   // ---------- in place ----------
-  add_(o: TensorLike, opts?: { alpha?: number }): this { return ops.inplace(this, 'add_', () => ops.add(this, o, opts)); }
-  sub_(o: TensorLike, opts?: { alpha?: number }): this { return ops.inplace(this, 'sub_', () => ops.sub(this, o, opts)); }
-  mul_(o: TensorLike): this { return ops.inplace(this, 'mul_', () => ops.mul(this, o)); }
-  div_(o: TensorLike): this { return ops.inplace(this, 'div_', () => ops.div(this, o)); }
-  pow_(o: TensorLike): this { return ops.inplace(this, 'pow_', () => ops.pow(this, o)); }
-  neg_(): this { return ops.inplace(this, 'neg_', () => ops.neg(this)); }
-  exp_(): this { return ops.inplace(this, 'exp_', () => ops.exp(this)); }
-  sqrt_(): this { return ops.inplace(this, 'sqrt_', () => ops.sqrt(this)); }
-  relu_(): this { return ops.inplace(this, 'relu_', () => ops.relu(this)); }
-  sigmoid_(): this { return ops.inplace(this, 'sigmoid_', () => ops.sigmoid(this)); }
-  tanh_(): this { return ops.inplace(this, 'tanh_', () => ops.tanh(this)); }
-  abs_(): this { return ops.inplace(this, 'abs_', () => ops.abs(this)); }
-  clamp_(min?: TensorLike | null, max?: TensorLike | null): this { return ops.inplace(this, 'clamp_', () => ops.clamp(this, min, max)); }
-  lerp_(end: TensorLike, weight: TensorLike): this { return ops.inplace(this, 'lerp_', () => ops.lerp(this, end, weight)); }
-  addcmul_(t1: TensorLike, t2: TensorLike, opts?: { value?: number }): this { return ops.inplace(this, 'addcmul_', () => ops.addcmul(this, t1, t2, opts)); }
-  addcdiv_(t1: TensorLike, t2: TensorLike, opts?: { value?: number }): this { return ops.inplace(this, 'addcdiv_', () => ops.addcdiv(this, t1, t2, opts)); }
-  maskedFill_(mask: Tensor, value: TensorLike): this { return ops.inplace(this, 'maskedFill_', () => ops.maskedFill(this, mask, value)); }
+  add_(o: TensorLike, opts?: { alpha?: number }): this { return ops.inplace(this, 'add_', (s) => ops.add(s, o, opts)); }
+  sub_(o: TensorLike, opts?: { alpha?: number }): this { return ops.inplace(this, 'sub_', (s) => ops.sub(s, o, opts)); }
+  mul_(o: TensorLike): this { return ops.inplace(this, 'mul_', (s) => ops.mul(s, o)); }
+  div_(o: TensorLike): this { return ops.inplace(this, 'div_', (s) => ops.div(s, o)); }
+  pow_(o: TensorLike): this { return ops.inplace(this, 'pow_', (s) => ops.pow(s, o)); }
+  neg_(): this { return ops.inplace(this, 'neg_', (s) => ops.neg(s)); }
+  exp_(): this { return ops.inplace(this, 'exp_', (s) => ops.exp(s)); }
+  sqrt_(): this { return ops.inplace(this, 'sqrt_', (s) => ops.sqrt(s)); }
+  relu_(): this { return ops.inplace(this, 'relu_', (s) => ops.relu(s)); }
+  sigmoid_(): this { return ops.inplace(this, 'sigmoid_', (s) => ops.sigmoid(s)); }
+  tanh_(): this { return ops.inplace(this, 'tanh_', (s) => ops.tanh(s)); }
+  abs_(): this { return ops.inplace(this, 'abs_', (s) => ops.abs(s)); }
+  clamp_(min?: TensorLike | null, max?: TensorLike | null): this { return ops.inplace(this, 'clamp_', (s) => ops.clamp(s, min, max)); }
+  lerp_(end: TensorLike, weight: TensorLike): this { return ops.inplace(this, 'lerp_', (s) => ops.lerp(s, end, weight)); }
+  addcmul_(t1: TensorLike, t2: TensorLike, opts?: { value?: number }): this { return ops.inplace(this, 'addcmul_', (s) => ops.addcmul(s, t1, t2, opts)); }
+  addcdiv_(t1: TensorLike, t2: TensorLike, opts?: { value?: number }): this { return ops.inplace(this, 'addcdiv_', (s) => ops.addcdiv(s, t1, t2, opts)); }
+  maskedFill_(mask: Tensor, value: TensorLike): this { return ops.inplace(this, 'maskedFill_', (s) => ops.maskedFill(s, mask, value)); }
   zero_(): this { return ops.fill_(this, 0); }
   fill_(value: TensorLike): this { return ops.fill_(this, value); }
   copy_(src: TensorLike): this { return ops.copy_(this, src); }

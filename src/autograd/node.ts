@@ -44,6 +44,11 @@ export class Node {
     return this.fn(grad);
   }
 
+  /** Whether backward reads a tensor sharing this storage (an in-place op must not overwrite it). */
+  savesStorage(storage: unknown): boolean {
+    return this.saved.some((s) => s.tensor._storage === storage);
+  }
+
   /** Drops the saved tensors and the closure (graph freed after backward). */
   release(): void {
     this.fn = null;

@@ -278,7 +278,12 @@ fn tl_log1p(v: f32) -> f32 {
 fn tl_expm1(v: f32) -> f32 { if (abs(v) < 1e-5) { return v + 0.5 * v * v; } return exp(v) - 1.0; }
 fn tl_tanh(v: f32) -> f32 { if (abs(v) > 15.0) { return sign(v); } return tanh(v); }
 fn tl_fmod(a: f32, b: f32) -> f32 {
-  if (abs(b) > 3.4e38) { return a; } // an infinite divisor leaves a unchanged, as C's fmod
+  // as C's fmod: NaN for a NaN operand, an infinite dividend or a zero divisor; an infinite
+  // divisor leaves a finite a unchanged (bit tests: compilers may assume no NaN/Inf)
+  let ea = bitcast<u32>(a) & 0x7fffffffu;
+  let eb = bitcast<u32>(b) & 0x7fffffffu;
+  if (ea >= 0x7f800000u || eb > 0x7f800000u || eb == 0u) { return tl_nan(); }
+  if (eb == 0x7f800000u) { return a; }
   return a - b * trunc(a / b);
 }
 fn tl_pow(a: f32, b: f32) -> f32 {

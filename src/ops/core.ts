@@ -118,7 +118,8 @@ export function reduceRaw(op: ReduceOp, x: Tensor, dims: number[], outDtype: DTy
   const outShape = x.shape.filter((_, i) => !dims.includes(i));
   const od = op === 'argmax' || op === 'argmin' ? 'int64' : computeDtype(be, outDtype);
   const out = empty_(be, outShape, od);
-  if (x.ndim === 0) be.copy(xin._view, out._view);
+  // a 0-d input reduces to itself (its index is 0: `out` is zero-filled)
+  if (x.ndim === 0) { if (op !== 'argmax' && op !== 'argmin') be.copy(xin._view, out._view); }
   else if (out.numel() > 0) be.reduce(op, xin._view, dims, out._view);
   return castRaw(out, outDtype);
 }
@@ -202,10 +203,31 @@ export interface OpSpec<A extends unknown[]> {
 }
 
 function prefixError(name: string, e: unknown): never {
-  if (e instanceof TorchError) throw e;
+  if (e instanceof TorchError) throw renameError(name, e);
   const err = new TorchError(name, e instanceof Error ? e.message : String(e));
   if (e instanceof Error && e.stack) err.stack = `${err.name}: ${err.message}\n${e.stack.split('\n').slice(1).join('\n')}`;
   throw err;
+}
+
+/**
+ * The same error, named after the op the user called (a backend kernel or an inner op may
+ * have thrown it under its own name, e.g. 'scatter_add' inside scatterAdd).
+ */
+export function renameError(name: string, e: TorchError): TorchError {
+  if (e.op === name) return e;
+  const body = e.message.startsWith(`${e.op}: `) ? e.message.slice(e.op.length + 2) : e.message;
+  const Ctor = e.constructor as new (op: string, m: string) => TorchError;
+  const r = new Ctor(name, body);
+  if (e.stack) r.stack = `${r.name}: ${r.message}\n${e.stack.split('\n').slice(1).join('\n')}`;
+  return r;
+}
+/** Runs fn, naming any TorchError it throws after `name` (for composite ops). */
+export function named<T>(name: string, fn: () => T): T {
+  try {
+    return fn();
+  } catch (e) {
+    throw e instanceof TorchError ? renameError(name, e) : e;
+  }
 }
 
 /** Runs an op spec on already-converted tensor inputs, recording a tape node when needed. */

@@ -180,7 +180,7 @@ export function linspace(start: number, end: number, steps: number, opts: Create
   const step = steps > 1 ? (end - start) / (steps - 1) : 0;
   // symmetric evaluation from both ends, as PyTorch, so the last value is exactly `end`
   const half = Math.floor(steps / 2);
-  for (let i = 0; i < steps; i++) host[i] = toStored(dtype, i < half ? start + step * i : end - step * (steps - 1 - i));
+  for (let i = 0; i < steps; i++) host[i] = toStored(dtype, i < half || steps === 1 ? start + step * i : end - step * (steps - 1 - i));
   return fromHost('linspace', host, [steps], dtype, opts);
 }
 export function eye(n: number, m?: number | CreateOptions, opts: CreateOptions = {}): Tensor {

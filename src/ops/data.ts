@@ -12,6 +12,7 @@ function hostValues(dtype: DType, raw: HostArray): HostArray {
   return out;
 }
 function readSyncOf(x: Tensor, op: string): HostArray {
+  if (x.isDisposed) throw new TorchError(op, 'this tensor was disposed; its memory has been released');
   const be = x._backend;
   if (!be.readSync) throw new DeviceError(op, `device '${x.device}' reads back asynchronously; use 'await t.data()' or 'await t.array()' instead of ${op}()`);
   if (x.numel() === 0) return hostValues(x.dtype, new (be.readSync({ ...x._view, shape: [0], strides: [1] }).constructor as any)(0));

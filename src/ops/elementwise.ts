@@ -224,6 +224,8 @@ export function div(a: TensorLike, b: TensorLike, opts?: { roundingMode?: 'trunc
 }
 export function pow(a: TensorLike, b: TensorLike): Tensor {
   const [x, y] = operands('pow', a, b, (d) => boolCheck('pow', d));
+  if (typeof b === 'number' && b < 0 && !isFloating(x.dtype))
+    throw new DTypeError('pow', `integers to negative integer powers are not allowed (${x.dtype} tensor to the power ${b}); convert to float first, e.g. x.float().pow(${b})`);
   return apply(powSpec, [x, y]);
 }
 export function maximum(a: TensorLike, b: TensorLike): Tensor { return apply(maximumSpec, operands('maximum', a, b)); }

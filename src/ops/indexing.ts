@@ -1,6 +1,6 @@
 /** Indexing: PyTorch-style index specs, gather/scatter, advanced (integer/bool tensor) indexing. */
 import { Tensor, type TensorLike } from '../tensor.js';
-import { apply, empty_, castRaw, contiguousRaw, type OpSpec } from './core.js';
+import { apply, empty_, castRaw, contiguousRaw, named, type OpSpec } from './core.js';
 import { normDim, numelOf } from '../layout.js';
 import { IndexError, ShapeError, DTypeError, TorchError, DeviceError, fmtShape } from '../errors.js';
 import { add, mul, where, lt, toDtype, operandOf } from './elementwise.js';
@@ -94,7 +94,7 @@ export function indexSelect(x: Tensor, dim: number, index: Tensor): Tensor {
   shape[d] = n;
   const idxShape = x.shape.map((_, i) => (i === d ? n : 1));
   const idx = expand(reshape(index, idxShape), shape);
-  return gather(x, d, idx);
+  return named('indexSelect', () => gather(x, d, idx));
 }
 
 // ---------------- index(...) ----------------
@@ -250,8 +250,8 @@ export function indexPut_(x: Tensor, specs: readonly Spec[], value: TensorLike, 
   const v = value instanceof Tensor ? toDtype(value, x.dtype) : operandOf(value, x.dtype, x.device);
   if (v instanceof Tensor && v.ndim > positions.ndim) throw new ShapeError('indexPut_', `value of shape ${fmtShape(v.shape)} cannot be broadcast to the indexed shape ${fmtShape(positions.shape)}`);
   const vals = expand(v, [...positions.shape]).contiguous().view([-1]);
-  return inplace(x, 'indexPut_', () => {
-    const flat = x.contiguous().view([-1]);
+  return inplace(x, 'indexPut_', (self) => {
+    const flat = self.contiguous().view([-1]);
     const r = accumulate ? scatterAdd(flat, 0, pos, vals) : scatter(flat, 0, pos, vals);
     return r.view([...x.shape]);
   });

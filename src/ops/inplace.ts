@@ -7,6 +7,7 @@ import { category, toStored } from '../dtype.js';
 import { expand } from './shape.js';
 import { toDtype, toDevice, operandOf } from './elementwise.js';
 import { fillRandom } from './random.js';
+import { Node } from '../autograd/node.js';
 
 function checkInplaceAutograd(x: Tensor, name: string, resultNeedsGrad: boolean): void {
   if (!isGradEnabled()) return;
@@ -17,22 +18,33 @@ function checkInplaceAutograd(x: Tensor, name: string, resultNeedsGrad: boolean)
 }
 
 /**
- * Writes compute()'s result into x. compute() runs out of place and records its node with x's
+ * Writes compute(x)'s result into x. compute runs out of place and records its node with x's
  * previous history as input; x then takes over that node.
  */
-export function inplace<T extends Tensor>(x: T, name: string, compute: () => Tensor): T {
+export function inplace<T extends Tensor>(x: T, name: string, compute: (self: Tensor) => Tensor): T {
   if (x.isDisposed) throw new TorchError(name, 'this tensor was disposed');
-  const r = compute();
+  let r = compute(x);
   checkInplaceAutograd(x, name, r.requiresGrad);
+  // the op's backward reads x as it was (mul_, div_, clamp_, ...): run it on a copy of x, which
+  // keeps x's history, since x itself is about to be overwritten (PyTorch saves original_self)
+  if (r.gradFn && isGradEnabled() && r.gradFn.savesStorage(x._storage)) r = compute(x.clone());
+  // an input returned as is (copy_ of a leaf) still needs a node of its own for x to take over
+  if (r.requiresGrad && !r.gradFn && isGradEnabled()) r = expand(r, [...r.shape]);
   if (r.ndim > x.ndim || r.shape.some((s, i) => s !== x.shape[x.ndim - r.ndim + i] && s !== 1))
     throw new ShapeError(name, `output with shape ${fmtShape(x.shape)} doesn't match the broadcast shape ${fmtShape(r.shape)}`);
   if (category(r.dtype) > category(x.dtype))
     throw new DTypeError(name, `result type ${r.dtype} can't be cast to the desired output type ${x.dtype}; convert first, e.g. x = x.to('${r.dtype}')`);
   const src = r._storage === x._storage ? r.clone() : r;
   writeInto(x, src);
-  if (r.requiresGrad && isGradEnabled()) {
-    x.gradFn = r.gradFn;
-    x._requiresGrad = true;
+  if (isGradEnabled()) {
+    if (r.requiresGrad) {
+      x.gradFn = r.gradFn;
+      x._requiresGrad = true;
+    } else if (x.gradFn) {
+      // the new value does not depend on x's history (fill_, zero_, copy_ of a constant): the
+      // gradient to that history is zero, as PyTorch's FillBackward
+      x.gradFn = new Node(name.replace(/_$/, ''), [], () => [], []);
+    }
   }
   return x;
 }

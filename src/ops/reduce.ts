@@ -1,10 +1,10 @@
 /** Reductions, scans, softmax and sorting. */
 import { Tensor } from '../tensor.js';
-import { apply, reduceRaw, binaryRaw, unaryRaw, castRaw, empty_, type OpSpec } from './core.js';
+import { apply, reduceRaw, binaryRaw, unaryRaw, castRaw, empty_, named, type OpSpec } from './core.js';
 import { normDim, normDims } from '../layout.js';
 import { type DType, isFloating } from '../dtype.js';
 import { DTypeError, IndexError, TorchError, ShapeError, fmtShape } from '../errors.js';
-import { add, sub, mul, div, exp, log, sqrt, abs, pow, eq, ne, where, toDtype, neg } from './elementwise.js';
+import { add, sub, mul, div, exp, log, sqrt, abs, pow, eq, ne, where, toDtype, neg, logicalOr, logicalAnd, isnan } from './elementwise.js';
 import { expand, reshape, unsqueeze, narrow, flatten, sumToShape } from './shape.js';
 import { gather, scatter } from './indexing.js';
 import { zeros } from './creation.js';
@@ -101,9 +101,10 @@ function checkNonEmpty(op: string, x: Tensor, dims: number[]) {
   for (const d of dims) if (x.shape[d] === 0) throw new IndexError(op, `cannot reduce over a zero-size dimension (input shape ${fmtShape(x.shape)}, dim ${d}); specify a non-zero-size dim`);
   if (x.numel() === 0 && dims.length === x.ndim) throw new IndexError(op, `cannot reduce an empty tensor of shape ${fmtShape(x.shape)}`);
 }
-function amaxSpec(op: 'max' | 'min'): OpSpec<[number[], boolean]> {
+/** amax/amin; `full` is max()/min() without dim, whose gradient goes to the NaNs when the result is NaN. */
+function amaxSpec(op: 'max' | 'min', full = false): OpSpec<[number[], boolean]> {
   return {
-    name: op === 'max' ? 'amax' : 'amin',
+    name: full ? op : op === 'max' ? 'amax' : 'amin',
     forward: ([x], dims, keepdim) => {
       const r = reduceRaw(op, x, dims, x.dtype);
       return keepdim ? r.view(keepShape(x, dims)) : r;
@@ -111,15 +112,18 @@ function amaxSpec(op: 'max' | 'min'): OpSpec<[number[], boolean]> {
     backward: (g, c) => {
       const [x] = c.inputs;
       const [dims, keepdim] = c.args;
-      // ties share the gradient evenly, as PyTorch's amax/amin
-      const mask = toDtype(eq(x, expandBack(c.out, x.shape, dims, keepdim)), g.dtype);
+      // ties share the gradient evenly, as PyTorch's amax/amin; for max()/min() (PyTorch's
+      // evenly_distribute_backward) a NaN result shares it among the NaNs
+      const outE = expandBack(c.out, x.shape, dims, keepdim);
+      const hit = eq(x, outE);
+      const mask = toDtype(full ? logicalOr(hit, logicalAnd(isnan(x), isnan(outE))) : hit, g.dtype);
       const count = sum(mask, dims, true);
       return [div(mul(expandBack(g, x.shape, dims, keepdim), mask), count)];
     },
     save: () => ({ inputs: [0], output: true }),
   };
 }
-const amaxS = amaxSpec('max'), aminS = amaxSpec('min');
+const amaxS = amaxSpec('max'), aminS = amaxSpec('min'), maxAllS = amaxSpec('max', true), minAllS = amaxSpec('min', true);
 export function amax(x: Tensor, dim?: Dims, keepdim = false): Tensor {
   const dims = reducedDims('amax', checkT('amax', x), dim);
   checkNonEmpty('amax', x, dims);
@@ -149,8 +153,12 @@ export function argmin(x: Tensor, dim?: number | null, keepdim = false): Tensor 
 function maxMin(op: 'max' | 'min', x: Tensor, dim?: number | Tensor, keepdim = false): any {
   checkT(op, x);
   if (dim instanceof Tensor) return op === 'max' ? (x as any).maximum(dim) : (x as any).minimum(dim);
-  if (dim === undefined || dim === null) return op === 'max' ? amax(x) : amin(x);
-  const indices = argReduce(op === 'max' ? 'argmax' : 'argmin', x, dim, true);
+  if (dim === undefined || dim === null) {
+    const dims = x.shape.map((_, i) => i);
+    checkNonEmpty(op, x, dims);
+    return apply(op === 'max' ? maxAllS : minAllS, [x], dims, false);
+  }
+  const indices = named(op, () => argReduce(op === 'max' ? 'argmax' : 'argmin', x, dim, true));
   const d = x.ndim === 0 ? 0 : normDim(op, dim, x.ndim);
   let values = x.ndim === 0 ? x.clone() : gather(x, d, indices);
   let idx = indices;
@@ -165,6 +173,8 @@ export function all(x: Tensor, dim?: Dims, keepdim = false): Tensor {
   const dims = reducedDims('all', checkT('all', x), dim);
   const b = x.dtype === 'bool' ? x : castRaw(x, 'bool');
   if (x.numel() === 0 && dims.length === x.ndim) return castRaw(empty_(x._backend, [], 'bool').fill_(1), 'bool');
+  // reducing over a zero-size dim: every slice is empty, so all() is true
+  if (dims.some((d) => x.shape[d] === 0)) return finish(empty_(x._backend, x.shape.filter((_, i) => !dims.includes(i)), 'bool').fill_(1), x, dims, keepdim);
   return finish(castRaw(reduceRaw('min', castRaw(b, 'uint8'), dims, 'uint8'), 'bool'), x, dims, keepdim);
 }
 export function any(x: Tensor, dim?: Dims, keepdim = false): Tensor {

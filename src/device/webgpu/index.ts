@@ -27,6 +27,7 @@
 import { MessageChannel, Worker, isMainThread, receiveMessageOnPort, workerData, type MessagePort } from 'node:worker_threads';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
+import { pathToFileURL } from 'node:url';
 import type { Backend, Handle, View, ReduceOp } from '../backend.js';
 import { BINARY, TERNARY, UNARY, type BinaryOp, type TernaryOp, type UnaryOp } from '../kernels.js';
 import { registerBackend } from '../registry.js';
@@ -80,7 +81,16 @@ function tsxLoader(): string | null {
   try {
     return import.meta.resolve('tsx/esm/api');
   } catch {
-    return null;
+    // import.meta.resolve is missing where tsx compiled this module as CommonJS: find the
+    // package and take the ESM entry of its './esm/api' export
+    try {
+      const req = createRequire(import.meta.url);
+      const pkgPath = req.resolve('tsx/package.json');
+      const entry = (req(pkgPath) as { exports: Record<string, { import: { default: string } }> }).exports['./esm/api'].import.default;
+      return new URL(entry, pathToFileURL(pkgPath)).href;
+    } catch {
+      return null;
+    }
   }
 }
 

@@ -1,0 +1,134 @@
+/**
+ * The cpu device: storage is a plain TypedArray in the dtype's host representation (see
+ * dtype.ts), so the frontend can wrap user arrays without copying, and every kernel is
+ * synchronous JS (generated per dtype, see codegen.ts) or OpenBLAS for float matmul.
+ */
+import type { Backend, Handle, ReduceOp, View } from '../backend.js';
+import { isBoolOp, type BinaryOp, type TernaryOp, type UnaryOp } from '../kernels.js';
+import { registerBackend } from '../registry.js';
+import { allocHost, type DType, type HostArray } from '../../dtype.js';
+import { DTypeError } from '../../errors.js';
+import { contiguousStrides } from '../../layout.js';
+import { opExpr } from './codegen.js';
+import { runElementwise, type EwSpec } from './elementwise.js';
+import { copyView, fillView } from './copy.js';
+import { cumsum, reduce } from './reduce.js';
+import { gather, scatter, sort } from './indexing.js';
+import { matmul, type MatmulOptions } from './matmul.js';
+import { isContig, numelOf } from './strided.js';
+
+export { blasInfo, setNumThreads } from './matmul.js';
+
+/** Builds the spec for an elementwise op whose numeric operands have dtype `dt`. */
+function opSpec(op: string, loads: DType[], dt: DType, out: DType): EwSpec {
+  const { expr, exactInt } = opExpr(op, dt, out);
+  // bool ops already produce 0/1, which every output dtype stores as is
+  return { loads, expr, store: isBoolOp(op) ? null : out, exactInt };
+}
+
+export class CpuBackend implements Backend {
+  readonly type = 'cpu' as const;
+  readonly name = 'cpu';
+  readonly canReadSync = true;
+  private readonly matmulOpts: MatmulOptions;
+
+  /** `noBlas` forces the JS GEMM (for tests; TORCHLET_NO_BLAS=1 does the same process-wide). */
+  constructor(opts: { noBlas?: boolean } = {}) {
+    this.matmulOpts = { noBlas: opts.noBlas };
+  }
+
+  supportsDtype(_d: DType): boolean {
+    return true;
+  }
+  supportsCompute(d: DType): boolean {
+    return d !== 'float16' && d !== 'bfloat16';
+  }
+
+  alloc(numel: number, dtype: DType): Handle {
+    return allocHost(dtype, numel);
+  }
+  free(_handle: Handle, _numel: number, _dtype: DType): void {
+    // garbage collected; pooling TypedArrays would only help V8 for very large buffers
+  }
+  write(handle: Handle, _dtype: DType, src: HostArray, dstOffset: number): void {
+    (handle as HostArray).set(src, dstOffset);
+  }
+  readSync(v: View): HostArray {
+    const h = v.handle as HostArray;
+    const n = numelOf(v.shape);
+    if (isContig(v.shape, v.strides)) return h.slice(v.offset, v.offset + n);
+    const out = allocHost(v.dtype, n);
+    copyView(v, { handle: out, dtype: v.dtype, shape: v.shape, strides: contiguousStrides(v.shape), offset: 0 });
+    return out;
+  }
+  read(v: View): Promise<HostArray> {
+    return Promise.resolve(this.readSync(v));
+  }
+  synchronize(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  copy(src: View, dst: View): void {
+    copyView(src, dst);
+  }
+  fill(dst: View, value: number): void {
+    fillView(dst, value);
+  }
+
+  unary(op: UnaryOp, x: View, out: View): void {
+    runElementwise(`u:${op}:${x.dtype}:${out.dtype}`, () => opSpec(op, [x.dtype], x.dtype, out.dtype), out.shape, out, [x]);
+  }
+  binary(op: BinaryOp, x: View, y: View, out: View): void {
+    runElementwise(`b:${op}:${x.dtype}:${y.dtype}:${out.dtype}`, () => opSpec(op, [x.dtype, y.dtype], x.dtype, out.dtype),
+      out.shape, out, [x, y]);
+  }
+  ternary(op: TernaryOp, x: View, y: View, z: View, out: View): void {
+    // where's condition (x) is bool; the numeric dtype is y's
+    const dt = op === 'where' ? y.dtype : x.dtype;
+    runElementwise(`t:${op}:${x.dtype}:${y.dtype}:${z.dtype}:${out.dtype}`,
+      () => opSpec(op, [x.dtype, y.dtype, z.dtype], dt, out.dtype), out.shape, out, [x, y, z]);
+  }
+
+  reduce(op: ReduceOp, x: View, dims: readonly number[], out: View): void {
+    this.checkCompute('reduce', x.dtype);
+    if (dims.length === 0) {
+      // 0-d input: the reduction of one element is the element itself (index 0 for arg ops)
+      if (op === 'argmax' || op === 'argmin') fillView(out, 0);
+      else copyView(x, out);
+      return;
+    }
+    reduce(op, x, dims, out);
+  }
+  cumsum(x: View, dim: number, out: View): void {
+    this.checkCompute('cumsum', x.dtype);
+    if (x.shape.length === 0) copyView(x, out);
+    else cumsum(x, dim, out);
+  }
+  matmul(a: View, b: View, out: View): void {
+    matmul(a, b, out, this.matmulOpts);
+  }
+  gather(x: View, dim: number, index: View, out: View): void {
+    if (x.dtype !== out.dtype) throw new DTypeError('gather', `out dtype ${out.dtype} differs from input dtype ${x.dtype}`);
+    gather(x, dim, index, out);
+  }
+  scatter(out: View, dim: number, index: View, src: View, accumulate: boolean): void {
+    if (accumulate) this.checkCompute('scatter_add', out.dtype);
+    else if (src.dtype !== out.dtype) throw new DTypeError('scatter', `src dtype ${src.dtype} differs from out dtype ${out.dtype}`);
+    scatter(out, dim, index, src, accumulate);
+  }
+  sort(x: View, dim: number, descending: boolean, values: View, indices: View): void {
+    this.checkCompute('sort', x.dtype);
+    sort(x, dim, descending, values, indices);
+  }
+
+  private checkCompute(op: string, d: DType): void {
+    if (!this.supportsCompute(d)) throw new DTypeError(op, `the cpu device computes ${d} in float32; upcast first`);
+  }
+}
+
+registerBackend({
+  type: 'cpu',
+  unavailableReason: () => null,
+  deviceCount: () => 1,
+  create: () => new CpuBackend(),
+});
