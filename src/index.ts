@@ -4,7 +4,7 @@
  */
 import './device/cpu/index.js';
 import './device/webgpu/index.js';
-// import './device/cuda/index.js';
+import './device/cuda/index.js';
 import { Tensor, isTensor } from './tensor.js';
 import * as ops from './ops/index.js';
 import { noGrad, enableGrad, isGradEnabled, setGradEnabled } from './autograd/grad_mode.js';
@@ -17,6 +17,7 @@ import { manualSeed } from './ops/random.js';
 import { setNumThreads as cpuSetNumThreads } from './device/cpu/index.js';
 import * as errors from './errors.js';
 import { initWebGPU, webgpuInfo, webgpuEmptyCache } from './device/webgpu/index.js';
+import { cudaInfo, cudaMemoryStats, cudaEmptyCache } from './device/cuda/index.js';
 import { save, load, saveAsync } from './io/index.js';
 import { FashionMNIST, MNIST } from './data/datasets.js';
 import * as nn from './nn/index.js';
@@ -68,6 +69,9 @@ export const cuda = {
   deviceCount: (): number => deviceCount('cuda'),
   /** Why cuda is unavailable (null when it is available). */
   unavailableReason: (): string | null => unavailableReason('cuda'),
+  info: cudaInfo,
+  memoryStats: cudaMemoryStats,
+  emptyCache: cudaEmptyCache,
 };
 export { save, load, saveAsync };
 export { nn, optim };
