@@ -118,14 +118,42 @@ function wantsTiles(p: Plan): boolean {
   return false;
 }
 
-const flatCache = new Map<string, Kernel>();
-const generalCache = new Map<string, Kernel>();
+/**
+ * The kernels of one spec (op and every dtype), compiled on first use. Backends keep entries
+ * in their own lookup tables so the hot path builds no key strings.
+ */
+export interface EwEntry {
+  readonly key: string;
+  readonly makeSpec: () => EwSpec;
+  spec: EwSpec | null;
+  /** flat kernels by scalar mask */
+  readonly flat: (Kernel | undefined)[];
+  general: Kernel | null;
+  tiled: Kernel | null;
+}
+
+const entries = new Map<string, EwEntry>();
+
+/** The entry for `key` (which must identify the spec uniquely); `makeSpec` runs on first use only. */
+export function ewEntry(key: string, makeSpec: () => EwSpec): EwEntry {
+  let e = entries.get(key);
+  if (!e) entries.set(key, (e = { key, makeSpec, spec: null, flat: [], general: null, tiled: null }));
+  return e;
+}
+function specOf(e: EwEntry): EwSpec {
+  return e.spec ?? (e.spec = e.makeSpec());
+}
 
 /**
  * Runs out[i] = spec(ins[i]...) over `shape`. `key` must identify the spec (op and every dtype)
  * uniquely; `makeSpec` is only called the first time a key is seen.
  */
 export function runElementwise(key: string, makeSpec: () => EwSpec, shape: readonly number[], out: Operand, ins: Operand[]): void {
+  runEntry(ewEntry(key, makeSpec), shape, out, ins);
+}
+
+/** runElementwise with the entry already looked up. */
+export function runEntry(e: EwEntry, shape: readonly number[], out: Operand, ins: Operand[]): void {
   const n = numelOf(shape);
   if (n === 0) return;
   const nin = ins.length;
@@ -151,9 +179,8 @@ export function runElementwise(key: string, makeSpec: () => EwSpec, shape: reado
   }
   const o = out.handle as HostArray;
   if (flat) {
-    const fkey = key + '/' + mask;
-    let kern = flatCache.get(fkey);
-    if (!kern) flatCache.set(fkey, (kern = flatKernel(key, makeSpec(), mask)));
+    let kern = e.flat[mask];
+    if (!kern) e.flat[mask] = kern = flatKernel(e.key, specOf(e), mask);
     if (nin === 1) kern(o, out.offset, n, ins[0].handle, ins[0].offset);
     else if (nin === 2) kern(o, out.offset, n, ins[0].handle, ins[0].offset, ins[1].handle, ins[1].offset);
     else kern(o, out.offset, n, ins[0].handle, ins[0].offset, ins[1].handle, ins[1].offset, ins[2].handle, ins[2].offset);
@@ -161,9 +188,11 @@ export function runElementwise(key: string, makeSpec: () => EwSpec, shape: reado
   }
   const p = plan!;
   const tiled = wantsTiles(p);
-  const gkey = tiled ? key + '/t' : key;
-  let kern = generalCache.get(gkey);
-  if (!kern) generalCache.set(gkey, (kern = generalKernel(key, makeSpec(), tiled)));
+  let kern = tiled ? e.tiled : e.general;
+  if (!kern) {
+    kern = generalKernel(e.key, specOf(e), tiled);
+    if (tiled) e.tiled = kern; else e.general = kern;
+  }
   const st = p.strides;
   if (nin === 1) kern(o, out.offset, ins[0].handle, ins[0].offset, p.shape, st[0], st[1]);
   else if (nin === 2) kern(o, out.offset, ins[0].handle, ins[0].offset, ins[1].handle, ins[1].offset, p.shape, st[0], st[1], st[2]);

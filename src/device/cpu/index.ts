@@ -10,7 +10,7 @@ import { allocHost, type DType, type HostArray } from '../../dtype.js';
 import { DTypeError } from '../../errors.js';
 import { contiguousStrides } from '../../layout.js';
 import { opExpr } from './codegen.js';
-import { runElementwise, type EwSpec } from './elementwise.js';
+import { ewEntry, runElementwise, runEntry, type EwEntry, type EwSpec } from './elementwise.js';
 import { copyView, fillView } from './copy.js';
 import { cumsum, reduce } from './reduce.js';
 import { gather, scatter, sort } from './indexing.js';
@@ -30,7 +30,11 @@ export class CpuBackend implements Backend {
   readonly type = 'cpu' as const;
   readonly name = 'cpu';
   readonly canReadSync = true;
+  /** Small TypedArrays are left to the GC (see Backend.untrackedBelowBytes); larger ones are pooled. */
+  readonly untrackedBelowBytes = 64 * 1024;
   private readonly matmulOpts: MatmulOptions;
+  private readonly unaryEntries = new Map<string, Map<DType, { outDtype: DType; entry: EwEntry }>>();
+  private readonly binaryEntries = new Map<string, Map<DType, { outDtype: DType; entry: EwEntry }>>();
 
   /** `noBlas` forces the JS GEMM (for tests; TORCHLET_NO_BLAS=1 does the same process-wide). */
   constructor(opts: { noBlas?: boolean } = {}) {
@@ -76,11 +80,30 @@ export class CpuBackend implements Backend {
   }
 
   unary(op: UnaryOp, x: View, out: View): void {
-    runElementwise(`u:${op}:${x.dtype}:${out.dtype}`, () => opSpec(op, [x.dtype], x.dtype, out.dtype), out.shape, out, [x]);
+    // entries by op, then input dtype: no key strings on the hot path
+    let byDtype = this.unaryEntries.get(op);
+    if (!byDtype) this.unaryEntries.set(op, (byDtype = new Map()));
+    let e = byDtype.get(x.dtype);
+    if (!e || e.outDtype !== out.dtype) {
+      const xd = x.dtype, od = out.dtype;
+      byDtype.set(xd, (e = { outDtype: od, entry: ewEntry(`u:${op}:${xd}:${od}`, () => opSpec(op, [xd], xd, od)) }));
+    }
+    runEntry(e.entry, out.shape, out, [x]);
   }
   binary(op: BinaryOp, x: View, y: View, out: View): void {
-    runElementwise(`b:${op}:${x.dtype}:${y.dtype}:${out.dtype}`, () => opSpec(op, [x.dtype, y.dtype], x.dtype, out.dtype),
-      out.shape, out, [x, y]);
+    if (x.dtype !== y.dtype) {
+      runElementwise(`b:${op}:${x.dtype}:${y.dtype}:${out.dtype}`, () => opSpec(op, [x.dtype, y.dtype], x.dtype, out.dtype),
+        out.shape, out, [x, y]);
+      return;
+    }
+    let byDtype = this.binaryEntries.get(op);
+    if (!byDtype) this.binaryEntries.set(op, (byDtype = new Map()));
+    let e = byDtype.get(x.dtype);
+    if (!e || e.outDtype !== out.dtype) {
+      const xd = x.dtype, od = out.dtype;
+      byDtype.set(xd, (e = { outDtype: od, entry: ewEntry(`b:${op}:${xd}:${xd}:${od}`, () => opSpec(op, [xd, xd], xd, od)) }));
+    }
+    runEntry(e.entry, out.shape, out, [x, y]);
   }
   ternary(op: TernaryOp, x: View, y: View, z: View, out: View): void {
     // where's condition (x) is bool; the numeric dtype is y's
