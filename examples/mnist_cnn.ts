@@ -24,8 +24,11 @@ if (process.env.THREADS) torch.setNumThreads(Number(process.env.THREADS));
 const range = (n: number): number[] => Array.from({ length: n }, (_, i) => i);
 
 // ---- data --------------------------------------------------------------------------------
-const fullTrain = new torch.datasets.FashionMNIST({ train: true });
-const fullTest = new torch.datasets.FashionMNIST({ train: false });
+// Images come as 1x28x28 float32 in [0, 1]; normalise them with the training set's mean and
+// standard deviation (torchvision's transforms.Normalize((0.2860,), (0.3530,))).
+const normalize = (img: Tensor): Tensor => img.sub(0.2860).div(0.3530);
+const fullTrain = new torch.datasets.FashionMNIST({ train: true, transform: normalize });
+const fullTest = new torch.datasets.FashionMNIST({ train: false, transform: normalize });
 // LIMIT: a quick run on the first LIMIT images of each split.
 const trainSet = LIMIT ? new Subset(fullTrain, range(Math.min(LIMIT, fullTrain.length))) : fullTrain;
 const testSet = LIMIT ? new Subset(fullTest, range(Math.min(LIMIT, fullTest.length))) : fullTest;
@@ -93,16 +96,15 @@ function evaluate(net: nn.Module): number {
   });
 }
 
-let samples = 0, seconds = 0;
+let samples = 0, seconds = 0, accuracy = 0;
 for (let epoch = 1; epoch <= EPOCHS; epoch++) {
   const r = trainEpoch(epoch);
   samples += r.samples;
   seconds += r.seconds;
-  const acc = evaluate(model);
-  console.log(`epoch ${epoch}: train loss ${r.loss.toFixed(4)}, test accuracy ${(100 * acc).toFixed(2)}%, ` +
+  accuracy = evaluate(model);
+  console.log(`epoch ${epoch}: train loss ${r.loss.toFixed(4)}, test accuracy ${(100 * accuracy).toFixed(2)}%, ` +
     `${(r.samples / r.seconds).toFixed(0)} samples/s, ${(1000 * r.seconds / Math.ceil(r.samples / BATCH_SIZE)).toFixed(0)} ms/batch`);
 }
-const accuracy = evaluate(model);
 console.log(`test accuracy: ${(100 * accuracy).toFixed(2)}%`);
 console.log(`training: ${samples} samples in ${seconds.toFixed(1)} s, ${(samples / seconds).toFixed(0)} samples/s`);
 

@@ -203,7 +203,8 @@ def run_sample(name, row, smp):
     # storage sharing with the first tensor input (only meaningful for non-empty tensors)
     first = next((v for v in vals if isinstance(v, torch.Tensor)), None)
     outs = out_tensors(out)
-    if first is not None and first.numel() > 0 and outs and not (hasattr(out, 'indices')):
+    named_tuple = not isinstance(out, torch.Tensor) and hasattr(out, 'values') and hasattr(out, 'indices')
+    if first is not None and first.numel() > 0 and outs and not named_tuple:
         rec['shares'] = [storage_ptr(o) == storage_ptr(first) if o.numel() > 0 else None for o in outs]
     # gradients for a fixed upstream gradient
     diff_leaves = [l for l in leaves if l is not None]

@@ -5,7 +5,7 @@ import { TorchError } from './errors.js';
 import v8 from 'node:v8';
 import vm from 'node:vm';
 
-interface Held { backend: Backend; handle: Handle; numel: number; dtype: DType; device: string; bytes: number }
+interface Held { backend: Backend; handle: Handle; numel: number; dtype: DType; device: string; bytes: number; owned: boolean }
 
 const live = new Map<string, { tensors: number; bytes: number }>();
 function account(device: string, tensors: number, bytes: number): void {
@@ -16,7 +16,7 @@ function account(device: string, tensors: number, bytes: number): void {
 }
 function release(h: Held): void {
   account(h.device, -1, -h.bytes);
-  h.backend.free(h.handle, h.numel, h.dtype);
+  if (h.owned) h.backend.free(h.handle, h.numel, h.dtype);
 }
 // Storage a program can no longer reach goes back to its device's pool: training loops
 // written as in PyTorch (no dispose calls) keep device memory flat. Finalization callbacks
@@ -44,14 +44,18 @@ const reclaim = makeRegistry();
 /** Bytes on a (non-cpu) device above which allocation first reclaims unreachable storage. */
 const DEFAULT_BUDGET = Number(process.env.TORCHLET_GC_BUDGET_MB ?? 256) * 2 ** 20;
 const budgets = new Map<string, number>();
-function maybeReclaim(device: string, incoming: number): void {
-  const m = live.get(device);
+function maybeReclaim(backend: Backend, incoming: number): void {
+  const m = live.get(backend.name);
   if (!m) return;
-  const budget = budgets.get(device) ?? DEFAULT_BUDGET;
+  const base = backend.reclaimBudgetBytes ?? DEFAULT_BUDGET;
+  const budget = budgets.get(backend.name) ?? base;
+  if (m.bytes + incoming <= budget) return;
+  // finalizers of storage the GC already found dead return their memory first (cheap)
+  reclaim.cleanupSome?.();
   if (m.bytes + incoming <= budget) return;
   reclaimUnreachable();
   // grow the budget with what is really live, so gc() runs rarely in steady state
-  budgets.set(device, Math.max(DEFAULT_BUDGET, 2 * (m.bytes + incoming)));
+  budgets.set(backend.name, Math.max(base, 2 * (m.bytes + incoming)));
 }
 /** Frees the device memory of every tensor the program can no longer reach (a full GC). */
 export function reclaimUnreachable(): void {
@@ -59,31 +63,58 @@ export function reclaimUnreachable(): void {
   reclaim.cleanupSome?.();
 }
 
+/**
+ * Whether every storage is tracked. Registering an object with a FinalizationRegistry costs
+ * about 1 us (it also keeps the object alive through minor GCs), more than a whole small op,
+ * so small allocations on a backend whose memory the GC manages anyway (cpu: plain
+ * TypedArrays, see Backend.untrackedBelowBytes) are left untracked until someone asks for
+ * memory statistics; from then on every new storage is counted.
+ */
+let trackAll = process.env.TORCHLET_TRACK_MEMORY === '1';
+
 export class Storage {
   readonly backend: Backend;
   readonly dtype: DType;
   readonly numel: number;
   /** Version counter shared by all views: bumped by every in-place write (autograd checks it). */
   version = 0;
+  /** null once disposed */
+  private _handle: Handle | null;
+  /** Accounting record of a tracked storage (null when untracked or disposed). */
   private held: Held | null;
 
-  constructor(backend: Backend, dtype: DType, numel: number, handle?: Handle) {
+  /**
+   * `uninit`: the caller overwrites every element before reading any, so the backend may hand
+   * out memory that is not zero-filled (Backend.allocUninit).
+   */
+  constructor(backend: Backend, dtype: DType, numel: number, handle?: Handle, uninit = false) {
     this.backend = backend;
     this.dtype = dtype;
     this.numel = numel;
-    maybeReclaim(backend.name, numel * ITEMSIZE[dtype]);
-    const h = handle ?? backend.alloc(numel, dtype);
-    this.held = { backend, handle: h, numel, dtype, device: backend.name, bytes: numel * ITEMSIZE[dtype] };
-    account(backend.name, 1, this.held.bytes);
+    const bytes = numel * ITEMSIZE[dtype];
+    if (!trackAll && bytes < (backend.untrackedBelowBytes ?? 0)) {
+      this._handle = handle ?? (uninit && backend.allocUninit ? backend.allocUninit(numel, dtype) : backend.alloc(numel, dtype));
+      this.held = null;
+      return;
+    }
+    maybeReclaim(backend, bytes);
+    const h = handle ?? (uninit && backend.allocUninit ? backend.allocUninit(numel, dtype) : backend.alloc(numel, dtype));
+    this._handle = h;
+    // a handle the caller supplied (e.g. a user's TypedArray wrapped by fromBuffer) is not the backend's to pool
+    this.held = { backend, handle: h, numel, dtype, device: backend.name, bytes, owned: handle === undefined };
+    account(backend.name, 1, bytes);
     reclaim.register(this, this.held, this);
   }
   get handle(): Handle {
-    if (!this.held) throw new TorchError('tensor', 'this tensor was disposed; its memory has been released');
-    return this.held.handle;
+    const h = this._handle;
+    if (h === null) throw new TorchError('tensor', 'this tensor was disposed; its memory has been released');
+    return h;
   }
-  get disposed(): boolean { return this.held === null; }
+  get disposed(): boolean { return this._handle === null; }
   /** Frees the device memory now (idempotent). */
   dispose(): void {
+    if (this._handle === null) return;
+    this._handle = null;
     if (!this.held) return;
     reclaim.unregister(this);
     release(this.held);
@@ -94,8 +125,11 @@ export class Storage {
 /**
  * Tensors (storages) the program can still reach, and their bytes, on a device or summed over
  * all devices. Unreachable storage is reclaimed first (a full GC), so the numbers are exact.
+ * The first call turns on tracking of small cpu storages (see trackAll): those created before
+ * it are not counted.
  */
 export function memoryStats(device?: string): { tensors: number; bytes: number } {
+  trackAll = true;
   reclaimUnreachable();
   if (device !== undefined) {
     const m = live.get(device) ?? live.get(device === 'cuda' ? 'cuda:0' : device);

@@ -16,6 +16,9 @@ export type ToArg = string | DType | { device?: string; dtype?: DType };
 type Dims = number | number[];
 type ShapeArgs = (number | readonly number[])[];
 
+/** The shared (never written) hook list of tensors without hooks: saves an array per tensor. */
+const NO_HOOKS: Hook[] = [];
+
 export class Tensor {
   /** @internal */ _storage: Storage;
   readonly shape: readonly number[];
@@ -24,7 +27,7 @@ export class Tensor {
   /** @internal */ _requiresGrad = false;
   grad: Tensor | null = null;
   gradFn: Node | null = null;
-  /** @internal hooks on a leaf (non-leaf hooks live on gradFn) */ _hooks: Hook[] = [];
+  /** @internal hooks on a leaf (non-leaf hooks live on gradFn); NO_HOOKS until the first */ _hooks: Hook[] = NO_HOOKS;
   /** @internal the tensor whose storage this view shares (null if not a view) */ _base: Tensor | null = null;
 
   /** @internal use the creation functions (tensor, zeros, fromBuffer, ...) */
@@ -87,7 +90,7 @@ export class Tensor {
   /** Registers fn(grad) to run when this tensor's gradient is computed; it may return a replacement. Returns a handle with remove(). */
   registerHook(fn: Hook): { remove(): void } {
     if (!this.requiresGrad) throw new AutogradError('registerHook', "cannot register a hook on a tensor that doesn't require gradient");
-    const list = this.gradFn ? this.gradFn.preHooks : this._hooks;
+    const list = this.gradFn ? this.gradFn.preHooks : this._hooks === NO_HOOKS ? (this._hooks = []) : this._hooks;
     list.push(fn);
     return { remove: () => { const i = list.indexOf(fn); if (i >= 0) list.splice(i, 1); } };
   }

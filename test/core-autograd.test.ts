@@ -371,6 +371,19 @@ t.test('in-place ops and autograd: version counter and leaf errors', async (t) =
   t.same(n.grad!.tolist(), [1.5, -2], 'mul_ gradient w.r.t. the other operand uses the value before the write');
   t.same(m.grad!.tolist(), [3, 4]);
 
+  // views share the version counter with their base
+  const vb = f64([1, 2, 3], { requiresGrad: true }).mul(1);
+  const vv = vb.narrow(0, 0, 2);
+  const vp = vv.pow(2); // saves the view
+  vb.add_(1);
+  throwsLike(t, () => vp.sum().backward(), AutogradError, /modified by an in-place operation/, 'an in-place write to the base invalidates a saved view');
+
+  // in-place on a view while recording: a clear error (PyTorch's CopySlices is not implemented)
+  const base = f64([[1, 2], [3, 4]], { requiresGrad: true }).clone();
+  throwsLike(t, () => base.t().add_(1), AutogradError, /add_: in-place modification of a view .*not supported while recording gradients/);
+  torch.noGrad(() => base.t().index(0).add_(10));
+  t.same(base.tolist(), [[11, 2], [13, 4]], 'under noGrad the write goes through the view into the base');
+
   // a value that no longer depends on the history: zero gradient
   const q = f64([1, 2], { requiresGrad: true });
   const qc = q.mul(2);

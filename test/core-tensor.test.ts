@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import torch, { Tensor, TorchError, ShapeError, DTypeError, DeviceError, IndexError, type DType } from '../src/index.js';
 import { readFixture, num, type Num } from './optable/fixtures.js';
 import { leaked, liveTensors } from './optable/leak.js';
+import { getBackend } from '../src/device/registry.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const DTYPES: DType[] = ['float32', 'float64', 'float16', 'bfloat16', 'int32', 'int64', 'uint8', 'bool'];
@@ -431,3 +432,66 @@ t.test('the cpu device without OpenBLAS: fallback notice and correct matmuls', a
     t.ok(res.pass > 0 && res.fail === 0, `${what}: matmul-heavy op-table subset passes (${res.pass} ok, ${res.fail} failed${res.failures?.length ? `: ${res.failures.slice(0, 5).join(' | ')}` : ''})`);
   }
 });
+
+// ---------------------------------------------------------------- every available device
+
+for (const dev of torch.availableDevices()) {
+  t.test(`device ${dev}: creation, data, printing, transfers, memory`, async (t) => {
+    const x = torch.tensor([[1.5, 2], [3, -4]], { device: dev });
+    t.equal(x.device, dev === 'cuda' ? 'cuda:0' : dev);
+    t.same(await x.array(), [[1.5, 2], [3, -4]], 'await array()');
+    t.same(Array.from(await x.data()), [1.5, 2, 3, -4], 'await data()');
+    t.same(await x.t().array(), [[1.5, 3], [2, -4]], 'array() of a view');
+    const cpu = x.to('cpu');
+    t.equal(cpu.device, 'cpu');
+    t.same(cpu.tolist(), [[1.5, 2], [3, -4]], 'to(cpu) round trip');
+    const back = cpu.to(dev);
+    t.equal(back.device, x.device);
+    t.same(await back.array(), [[1.5, 2], [3, -4]]);
+    const want = `tensor([[ 1.5000,  2.0000],\n        [ 3.0000, -4.0000]]${dev === 'cpu' ? '' : `, device='${x.device}'`})`;
+    const s = x.toString();
+    t.ok(s === want || /use 'await t.array\(\)'/.test(s), `toString: ${JSON.stringify(s)}`);
+    for (const f of ['zeros', 'ones', 'rand', 'randn'] as const) t.equal((torch as any)[f]([2], { device: dev }).device, x.device, `${f} on ${dev}`);
+    t.equal(torch.arange(3, { device: dev }).device, x.device);
+    t.equal(torch.zerosLike(x).device, x.device, 'zerosLike keeps the device');
+    // dtypes the device cannot hold: a clear error naming both
+    const be = getBackend(dev);
+    for (const dt of DTYPES) {
+      if (be.supportsDtype(dt)) t.equal(torch.zeros([2], { device: dev, dtype: dt }).dtype, dt, `${dt} on ${dev}`);
+      else throwsLike(t, () => torch.zeros([2], { device: dev, dtype: dt }), DTypeError, new RegExp(`${dt}.*${dev}|${dev}.*${dt}`), `${dt} unsupported on ${dev}`);
+    }
+    torch.setDefaultDevice(dev);
+    try {
+      t.equal(torch.zeros(2).device, x.device, 'setDefaultDevice: creation defaults to it');
+      t.equal(torch.tensor([1, 2]).device, x.device);
+    } finally {
+      torch.setDefaultDevice('cpu');
+    }
+    // a cpu 0-d tensor joins another device's op, as PyTorch
+    t.same(await x.mul(torch.tensor(2)).array(), [[3, 4], [6, -8]], 'cpu 0-d tensor operand');
+    // gradients flow back across a device transfer
+    const w = torch.tensor([1.5, -2], { requiresGrad: true });
+    w.to(dev).mul(3).sum().backward();
+    t.equal(w.grad!.device, 'cpu');
+    t.same(w.grad!.tolist(), [3, 3], 'gradient through to(device)');
+    const before = await liveTensors(dev);
+    const y = torch.zeros([100], { device: dev });
+    t.equal(torch.memory(dev).tensors, before + 1, `memory('${dev}') counts a new tensor`);
+    y.dispose();
+    t.equal(torch.memory(dev).tensors, before, 'dispose frees it');
+    // a training loop without dispose keeps device memory flat
+    const p = torch.randn([8, 4], { device: dev, requiresGrad: true });
+    const data = torch.randn([16, 8], { device: dev });
+    const step = () => {
+      const loss = data.matmul(p).relu().mean();
+      loss.backward();
+      torch.noGrad(() => p.sub_(p.grad!.mul(0.01)));
+      p.grad = null;
+    };
+    for (let i = 0; i < 10; i++) step();
+    const n1 = await liveTensors(dev);
+    for (let i = 0; i < 100; i++) step();
+    const n2 = await liveTensors(dev, n1);
+    t.ok(n2 <= n1, `live tensors on ${dev} stay flat over 100 steps (${n1} -> ${n2})`);
+  });
+}

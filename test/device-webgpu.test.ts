@@ -5,7 +5,8 @@
  */
 import t, { type Test } from 'tap';
 import { getBackend, unavailableReason } from '../src/device/registry.js';
-import { webgpuInfo, webgpuMemoryStats, webgpuEmptyCache, releaseBuffer, initWebGPU, type MemoryStats } from '../src/device/webgpu/index.js';
+import { webgpuInfo, webgpuMemoryStats, webgpuEmptyCache, releaseBuffer, initWebGPU, setWebGPUHostCopies, type MemoryStats } from '../src/device/webgpu/index.js';
+import { adamKernel } from '../src/optim/fused.js';
 import { UNARY, BINARY, TERNARY, JS, JS_HELPERS, renderOp, isBoolOp } from '../src/device/kernels.js';
 import { allocHost, fromStored, toStored, f32ToF16, type DType, type HostArray } from '../src/dtype.js';
 import { DTypeError, IndexError, ShapeError } from '../src/errors.js';
@@ -124,7 +125,11 @@ t.test('webgpu backend', { skip: reason ?? false }, async (t) => {
   be = getBackend('webgpu');
   const info = webgpuInfo()!;
   t.comment(`adapter: ${info.adapter}; features: ${info.features.join(', ') || 'none'}; requestAdapter ${info.adapterMs.toFixed(0)} ms, requestDevice ${info.deviceMs.toFixed(0)} ms`);
+  t.comment(`kernels for ${info.software ? 'a software adapter' : 'a GPU'}${process.env.TORCHLET_WEBGPU_KERNELS ? ` (TORCHLET_WEBGPU_KERNELS=${process.env.TORCHLET_WEBGPU_KERNELS})` : ''}`);
   const hasF16 = be.supportsDtype('float16');
+  // every read below goes to the device (host copies are tested on their own at the end)
+  setWebGPUHostCopies(false);
+  const drains = () => webgpuMemoryStats().drains!;
 
   t.test('registry and dtypes', async (t) => {
     t.equal(be.type, 'webgpu');
@@ -726,5 +731,125 @@ t.test('webgpu backend', { skip: reason ?? false }, async (t) => {
     const t1 = performance.now();
     for (let i = 0; i < 50; i++) read(o);
     t.comment(`readSync round trip: ${((performance.now() - t1) / 50).toFixed(3)} ms`);
+  });
+
+  t.test('host copies: reads of host-written data need no device round trip', async (t) => {
+    setWebGPUHostCopies(true);
+    try {
+      const b = buf('int64', [3, 1, 4, 1, 5, 9]);
+      const d0 = drains();
+      t.same(read(view(b, [6])), [3, 1, 4, 1, 5, 9], 'a written buffer');
+      t.same(read(view(b, [2, 2], [1, 2], 1)), [1, 1, 4, 5], 'a strided view of it');
+      t.same(read(view(empty('float32', 3), [3])), [0, 0, 0], 'a fresh (zeroed) buffer');
+      t.same([...(await be.read(view(b, [2], [1], 4)))], [5, 9], 'async reads too');
+      be.write(b.handle, 'int64', new Float64Array([-2]), 2);
+      be.fill(view(b, [2], [3], 1), 7);
+      const known = read(view(b, [6]));
+      t.equal(drains(), d0, 'none of these waited for the device');
+      setWebGPUHostCopies(false);
+      t.same(read(view(b, [6])), known, 'after a partial write and a strided fill, the host copy equals the device');
+      setWebGPUHostCopies(true);
+      t.same(known, [3, 7, -2, 1, 7, 9]);
+      be.unary('neg', view(b, [6]), view(b, [6]));
+      const dn = drains();
+      t.same(read(view(b, [6])), [-3, -7, 2, -1, -7, -9], 'a kernel writing the buffer drops the host copy');
+      t.equal(drains(), dn + 1, 'that read went to the device');
+      const big = buf('float32', new Array(20000).fill(1.5));
+      const d1 = drains();
+      t.same(read(view(big, [2])), [1.5, 1.5], 'large buffers keep no host copy');
+      t.equal(drains(), d1 + 1);
+    } finally {
+      setWebGPUHostCopies(false);
+    }
+  });
+
+  t.test('index checks: indices known to be in range skip the device round trip', async (t) => {
+    const x = view(buf('float32', Array.from({ length: 12 }, (_, i) => i)), [3, 4]);
+    const o = view(empty('float32', 6), [3, 2]);
+    const hostIdx = view(buf('int64', [3, 0, 2, 2, 1, 0]), [3, 2]);
+    let d0 = drains();
+    be.gather(x, 1, hostIdx, o);
+    t.same(read(o), [3, 0, 6, 6, 9, 8], 'gather with indices written from the host');
+    t.equal(drains(), d0 + 1, 'only the read waited for the device');
+    // argmax results and where() of known ranges are known too
+    const am = view(empty('int64', 3), [3, 1]);
+    be.reduce('argmax', x, [1], view(am.buf, [3]));
+    const zeros = view(empty('int64', 3), [3, 1]);
+    const mask = view(buf('bool', [1, 0, 1]), [3, 1]);
+    const w = view(empty('int64', 3), [3, 1]);
+    be.ternary('where', mask, am, zeros, w);
+    const o2 = view(empty('float32', 3), [3, 1]);
+    d0 = drains();
+    be.gather(x, 1, am, o2);
+    be.gather(x, 1, w, o2);
+    be.scatter(view(empty('float32', 12), [3, 4]), 1, w, o2, true);
+    t.equal(drains(), d0, 'argmax, where and scatter-add with them: no device round trip');
+    t.same(read(o2), [3, 4, 11], 'gathered through where(mask, argmax, 0)');
+    // computed indices are checked on the device: in range they pass, out of range they throw
+    const one = view(buf('int64', [1]), [3, 1], [0, 0]);
+    const shifted = view(empty('int64', 3), [3, 1]);
+    be.binary('add', zeros, one, shifted);
+    d0 = drains();
+    be.gather(x, 1, shifted, o2);
+    t.equal(drains(), d0 + 1, 'a computed index is checked on the device');
+    t.same(read(o2), [1, 5, 9], 'and gathers correctly');
+    be.binary('add', am, one, shifted);
+    t.throws(() => be.gather(x, 1, shifted, o2), { name: 'IndexError', message: /index 4 is out of bounds for dimension 1 with size 4/ }, 'argmax + 1 reaches 4');
+    // an index buffer reused after a kernel wrote values the host does not know
+    const idx2 = buf('int32', [0, 1]);
+    be.binary('mul', view(idx2, [2]), view(buf('int32', [13]), [2], [0]), view(idx2, [2]));
+    t.throws(() => be.gather(view(x.buf, [12]), 0, view(idx2, [2]), view(empty('float32', 2), [2])), { name: 'IndexError', message: /index 13 is out of bounds/ }, 'a kernel-written index is not trusted');
+    t.throws(() => be.gather(view(x.buf, [12]), 0, view(buf('int64', [12]), [1]), view(empty('float32', 1), [1])), IndexError, 'a host index out of range still throws');
+    await be.synchronize!();
+  });
+
+  t.test('allocUninit: a pooled buffer is reused without clearing, then fully written', async (t) => {
+    const a = buf('float32', [1, 2, 3, 4, 5, 6, 7, 8]);
+    be.free(a.handle, 8, 'float32');
+    const u = { handle: be.allocUninit!(8, 'float32'), dtype: 'float32' as DType, vals: [] as number[] };
+    const src = buf('float32', [8, 7, 6, 5, 4, 3, 2, 1]);
+    be.copy(view(src, [8]), view(u, [8]));
+    t.same(read(view(u, [8])), [8, 7, 6, 5, 4, 3, 2, 1], 'written as any buffer');
+    const ui = { handle: be.allocUninit!(4, 'int64'), dtype: 'int64' as DType, vals: [] as number[] };
+    be.binary('add', view(buf('int64', [1, 2, 3, 4]), [4]), view(buf('int64', [0]), [4], [0]), view(ui, [4]));
+    const d0 = drains();
+    be.gather(view(src, [8]), 0, view(ui, [4]), view(empty('float32', 4), [4]));
+    t.equal(drains(), d0 + 1, 'indices in an uninitialised buffer written by a kernel are checked on the device');
+  });
+
+  t.test('fused Adam step equals the cpu update', async (t) => {
+    const n = 1000;
+    const rnd = (lo: number, hi: number) => Array.from({ length: n }, () => randIn(lo, hi));
+    const variants: [string, { weightDecay: number; decoupled: boolean; maximize: boolean; amsgrad: boolean; beta1: number }][] = [
+      ['Adam', { weightDecay: 0, decoupled: false, maximize: false, amsgrad: false, beta1: 0.9 }],
+      ['Adam weight decay, maximize', { weightDecay: 0.1, decoupled: false, maximize: true, amsgrad: false, beta1: 0.9 }],
+      ['AdamW amsgrad', { weightDecay: 0.01, decoupled: true, maximize: false, amsgrad: true, beta1: 0.3 }],
+    ];
+    for (const [what, v] of variants) {
+      const P = rnd(-1, 1), G = rnd(-1, 1), M = rnd(-0.1, 0.1), V = rnd(0, 0.01), X = rnd(0, 0.02);
+      const views = { param: buf('float32', P), grad: buf('float32', G), expAvg: buf('float32', M), expAvgSq: buf('float32', V), max: buf('float32', X) };
+      const step = 3, lr = 0.01, beta2 = 0.999;
+      const args = { lr, beta1: v.beta1, beta2, eps: 1e-8, weightDecay: v.weightDecay, decoupled: v.decoupled, maximize: v.maximize,
+        stepSize: lr / (1 - v.beta1 ** step), bc2Sqrt: Math.sqrt(1 - beta2 ** step) };
+      const ok = be.adamStep!({ param: view(views.param, [n]), grad: view(views.grad, [n]), expAvg: view(views.expAvg, [n]), expAvgSq: view(views.expAvgSq, [n]),
+        maxExpAvgSq: v.amsgrad ? view(views.max, [n]) : null }, args);
+      t.ok(ok, `${what}: taken`);
+      const [hp, hg, hm, hv, hx] = [P, G, M, V, X].map((a) => Float32Array.from(a));
+      adamKernel(n, hp, 0, hg, 0, hm, 0, hv, 0, v.amsgrad ? hx : null, 0, args);
+      close(t, read(view(views.param, [n])), [...hp], `${what}: parameters`, 1e-5, 1e-7);
+      // the cpu computes in doubles, the device in float32
+      close(t, read(view(views.expAvg, [n])), [...hm], `${what}: first moments`, 1e-5, 1e-8);
+      close(t, read(view(views.expAvgSq, [n])), [...hv], `${what}: second moments`, 1e-5, 1e-10);
+      if (v.amsgrad) close(t, read(view(views.max, [n])), [...hx], `${what}: max second moments`, 1e-5, 1e-10);
+    }
+    const p = buf('float32', [1, 2, 3, 4]), g = buf('float32', [1, 1, 1, 1]);
+    const args = { lr: 0.1, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, decoupled: false, maximize: false, stepSize: 1, bc2Sqrt: 1 };
+    const mk = () => view(empty('float32', 4), [4]);
+    t.equal(be.adamStep!({ param: view(p, [2, 2], [1, 2]), grad: view(g, [2, 2], [1, 2]), expAvg: view(empty('float32', 4), [2, 2]), expAvgSq: view(empty('float32', 4), [2, 2]), maxExpAvgSq: null }, args),
+      false, 'a non-contiguous parameter is left to the tensor ops');
+    t.equal(be.adamStep!({ param: view(p, [4]), grad: view(buf('int32', [1, 1, 1, 1]), [4]), expAvg: mk(), expAvgSq: mk(), maxExpAvgSq: null }, args), false, 'mixed dtypes are refused');
+    const shared = mk();
+    t.equal(be.adamStep!({ param: view(p, [4]), grad: view(g, [4]), expAvg: shared, expAvgSq: shared, maxExpAvgSq: null }, args), false, 'state sharing one buffer is refused');
+    t.same(read(view(p, [4])), [1, 2, 3, 4], 'refused steps change nothing');
   });
 });

@@ -10,19 +10,29 @@ import { Tensor } from '../src/index.js';
 import * as nn from '../src/nn/index.js';
 import * as F from '../src/nn/functional/layers.js';
 import { pyFloat } from '../src/nn/repr.js';
+import { getBackend, unavailableReason } from '../src/device/registry.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const FIX = path.join(HERE, 'fixtures', 'nn_layers');
 const load = (name: string) => JSON.parse(fs.readFileSync(path.join(FIX, name), 'utf8'));
+
+// The fixture tests run on the cpu and, where an adapter exists, on webgpu (modules and inputs
+// moved there; float32 tolerances). Float64-only checks (gradcheck) stay on the cpu.
+const WEBGPU_REASON = unavailableReason('webgpu');
+const DEVICES = ['cpu', 'webgpu'];
+/** Subtest options: the webgpu variant is skipped, with the reason, where there is no adapter. */
+const on = (device: string) => ({ skip: device === 'webgpu' ? WEBGPU_REASON ?? false : false });
+if (WEBGPU_REASON !== null) t.comment(`nn layer tests on webgpu skipped: ${WEBGPU_REASON}`);
 
 type Enc = { shape: number[]; dtype: string; data: (number | string | boolean)[] } | null;
 type Test = typeof t;
 const num = (v: number | string | boolean): number =>
   v === 'nan' ? NaN : v === 'inf' ? Infinity : v === '-inf' ? -Infinity : typeof v === 'boolean' ? (v ? 1 : 0) : v;
 
-function dec(e: Enc, requiresGrad = false): Tensor {
+function dec(e: Enc, requiresGrad = false, device = 'cpu'): Tensor {
   if (!e) throw new Error('missing fixture tensor');
-  const x = torch.fromBuffer(Float64Array.from(e.data.map(num)), e.shape).to(e.dtype as torch.DType);
+  let x = torch.fromBuffer(Float64Array.from(e.data.map(num)), e.shape).to(e.dtype as torch.DType);
+  if (device !== 'cpu') x = x.to({ device, dtype: x.dtype === 'float64' && !getBackend(device).supportsDtype('float64') ? 'float32' : x.dtype });
   return requiresGrad ? x.requiresGrad_(true) : x;
 }
 function decSD(sd: Record<string, Enc>): Record<string, Tensor> {
@@ -34,7 +44,7 @@ function close(tt: Test, got: Tensor | null | undefined, want: Enc, what: string
   if (!got) { tt.fail(`${what}: missing`); return; }
   if (!want) { tt.fail(`${what}: no expected value`); return; }
   tt.same([...got.shape], want.shape, `${what} shape`);
-  const g = got.to('float64').dataSync();
+  const g = got.cpu().to('float64').dataSync();
   const w = want.data.map(num);
   let worst = -1, at = -1;
   for (let i = 0; i < w.length; i++) {
@@ -56,7 +66,7 @@ function build(spec: { cls: string; args: unknown[]; opts: Record<string, unknow
 
 // ---------------------------------------------------------------- layers vs PyTorch
 
-t.test('every layer matches PyTorch: state dict, forward, backward, repr', (tt) => {
+for (const device of DEVICES) t.test(`every layer matches PyTorch on ${device}: state dict, forward, backward, repr`, on(device), (tt) => {
   const { cases } = load('layers.json');
   for (const c of cases) {
     const m = build(c.ts);
@@ -65,8 +75,9 @@ t.test('every layer matches PyTorch: state dict, forward, backward, repr', (tt) 
     tt.equal(m.toString(), c.repr, `${c.name}: printed as PyTorch`);
     const res = m.loadStateDict(decSD(c.state));
     tt.same(res, { missingKeys: [], unexpectedKeys: [] }, `${c.name}: state dict loads`);
+    m.to(device);
     m.train(c.train);
-    const inputs = c.inputs.map((e: Enc) => dec(e, e!.dtype.startsWith('float')));
+    const inputs = c.inputs.map((e: Enc) => dec(e, e!.dtype.startsWith('float'), device));
     let out = m.forward(...inputs);
     if (c.indices) {
       const [values, indices] = out as [Tensor, Tensor];
@@ -76,7 +87,7 @@ t.test('every layer matches PyTorch: state dict, forward, backward, repr', (tt) 
       out = values;
     }
     close(tt, out, c.output, `${c.name}: output`);
-    torch.sum(torch.mul(out, dec(c.gout))).backward();
+    torch.sum(torch.mul(out, dec(c.gout, false, device))).backward();
     c.gradInputs.forEach((g: Enc, i: number) => { if (g) close(tt, inputs[i].grad, g, `${c.name}: input ${i} grad`); });
     const params = Object.fromEntries(m.namedParameters());
     tt.same(Object.keys(params), Object.keys(c.gradParams), `${c.name}: parameter names`);
@@ -112,14 +123,22 @@ t.test('models: stateDict keys, parameter counts and repr equal PyTorch', (tt) =
   tt.equal(mlp.numParameters(), 235146, 'the MLP has 235146 parameters');
   tt.equal(sdBytes(cnn.stateDict()) > 0, true);
 
-  // the CNN with PyTorch's weights: forward, backward and the BatchNorm running stats
-  const c = fx.cnn;
+  tt.end();
+});
+
+for (const device of DEVICES) t.test(`the CNN with PyTorch's weights on ${device}: forward, backward, BatchNorm running stats`, on(device), (tt) => {
+  const c = load('models.json').cnn;
+  const cnn = new nn.Sequential(
+    new nn.Conv2d(1, 8, 3, { padding: 1 }), new nn.BatchNorm2d(8), new nn.ReLU(), new nn.MaxPool2d(2),
+    new nn.Conv2d(8, 16, 3, { padding: 1 }), new nn.ReLU(), new nn.AdaptiveAvgPool2d([1, 1]), new nn.Flatten(), new nn.Linear(16, 10));
   cnn.loadStateDict(decSD(c.state));
+  cnn.to(device);
   cnn.train();
-  const x = dec(c.input, true);
+  const x = dec(c.input, true, device);
   const out = cnn.forward(x);
+  tt.equal(out.device, device, 'runs on the device');
   close(tt, out, c.output, 'cnn output');
-  torch.sum(torch.mul(out, dec(c.gout))).backward();
+  torch.sum(torch.mul(out, dec(c.gout, false, device))).backward();
   close(tt, x.grad, c.gradInput, 'cnn input grad');
   const params = Object.fromEntries(cnn.namedParameters());
   for (const [k, g] of Object.entries(c.gradParams)) close(tt, params[k].grad, g as Enc, `cnn grad ${k}`);
@@ -131,6 +150,7 @@ function sdBytes(sd: Record<string, Tensor>): number { return Object.values(sd).
 
 // ---------------------------------------------------------------- gradcheck (float64)
 
+if (WEBGPU_REASON === null) t.comment('gradcheck and double backward run on the cpu only: they need float64, which webgpu does not hold');
 t.test('gradcheck of the functional forms in float64', (tt) => {
   torch.manualSeed(7);
   const d = (...s: number[]) => torch.randn(s, { dtype: 'float64', requiresGrad: true });
@@ -352,10 +372,10 @@ t.test('containers: Sequential, ModuleList, ModuleDict', (tt) => {
 
 // ---------------------------------------------------------------- behaviour beyond the fixtures
 
-t.test('Dropout: train vs eval, scaling', (tt) => {
+for (const device of DEVICES) t.test(`Dropout on ${device}: train vs eval, scaling`, on(device), (tt) => {
   torch.manualSeed(1);
   const d = new nn.Dropout(0.25);
-  const x = torch.ones(200, 100);
+  const x = torch.ones([200, 100], { device });
   const y = d.forward(x);
   const v = y.dataSync();
   let zeros = 0;
@@ -368,35 +388,36 @@ t.test('Dropout: train vs eval, scaling', (tt) => {
   tt.end();
 });
 
-t.test('BatchNorm: cumulative average, eval uses running stats', (tt) => {
-  const bn = new nn.BatchNorm1d(2, { momentum: null });
-  const a = torch.tensor([[1, 2], [3, 6]]).float(), b = torch.tensor([[5, 0], [7, 2]]).float();
+for (const device of DEVICES) t.test(`BatchNorm on ${device}: cumulative average, eval uses running stats`, on(device), (tt) => {
+  const bn = new nn.BatchNorm1d(2, { momentum: null }).to(device);
+  const a = torch.tensor([[1, 2], [3, 6]], { device }).float(), b = torch.tensor([[5, 0], [7, 2]], { device }).float();
   bn.forward(a); bn.forward(b);
   tt.same(Array.from(bn.running_mean!.dataSync()), [4, 2.5], 'mean of the batch means');
   tt.same(Array.from(bn.running_var!.dataSync()), [2, 5], 'mean of the unbiased batch variances');
   bn.eval();
-  const y = bn.forward(torch.tensor([[4, 2.5], [4, 2.5]]));
+  const y = bn.forward(torch.tensor([[4, 2.5], [4, 2.5]], { device }));
   tt.ok(Math.abs(y.abs().sum().item()) < 1e-6, 'eval normalizes with the running statistics');
   tt.end();
 });
 
-t.test('functional extras: pad, oneHot, maxPool indices, embedding', (tt) => {
-  const x = torch.arange(6).view(2, 3).float();
+for (const device of DEVICES) t.test(`functional extras on ${device}: pad, oneHot, maxPool indices, embedding`, on(device), (tt) => {
+  const x = torch.arange(6, { device }).view(2, 3).float();
   tt.same(F.pad(x, [1, 1]).tolist(), [[0, 0, 1, 2, 0], [0, 3, 4, 5, 0]]);
   tt.same(F.pad(x, [2, 0], 'reflect').tolist(), [[2, 1, 0, 1, 2], [5, 4, 3, 4, 5]]);
   tt.same(F.pad(x, [1, 2], 'replicate').tolist(), [[0, 0, 1, 2, 2, 2], [3, 3, 4, 5, 5, 5]]);
   tt.same(F.pad(x, [1, 1], 'circular').tolist(), [[2, 0, 1, 2, 0], [5, 3, 4, 5, 3]]);
   tt.same(F.pad(x, [0, 0, 1, 0], { value: -1 }).tolist(), [[-1, -1, -1], [0, 1, 2], [3, 4, 5]]);
   tt.same(F.pad(x, [-1, 0]).tolist(), [[1, 2], [4, 5]], 'negative padding crops');
-  const oh = F.oneHot(torch.tensor([0, 2, 1]));
+  const oh = F.oneHot(torch.tensor([0, 2, 1], { device }));
   tt.equal(oh.dtype, 'int64');
+  tt.equal(oh.device, device);
   tt.same(oh.tolist(), [[1, 0, 0], [0, 0, 1], [0, 1, 0]]);
-  tt.same([...F.oneHot(torch.tensor([[1], [0]]), 4).shape], [2, 1, 4]);
-  const [v, i] = F.maxPool2d(torch.tensor([[[[1, 5, 2, 0], [3, 4, 8, 7]]]]), 2, { returnIndices: true });
+  tt.same([...F.oneHot(torch.tensor([[1], [0]], { device }), 4).shape], [2, 1, 4]);
+  const [v, i] = F.maxPool2d(torch.tensor([[[[1, 5, 2, 0], [3, 4, 8, 7]]]], { device }), 2, { returnIndices: true });
   tt.same(v.tolist(), [[[[5, 8]]]]);
   tt.same(i.tolist(), [[[[1, 6]]]]);
-  const w = torch.randn(5, 3);
-  tt.same(F.embedding(torch.tensor([[4, 0]]), w).tolist(), [[w.index(4).tolist(), w.index(0).tolist()]]);
+  const w = torch.randn([5, 3], { device });
+  tt.same(F.embedding(torch.tensor([[4, 0]], { device }), w).tolist(), [[w.index(4).tolist(), w.index(0).tolist()]]);
   const emb = nn.Embedding.fromPretrained(w);
   tt.equal(emb.weight.requiresGrad, false, 'fromPretrained freezes by default');
   tt.end();
@@ -451,10 +472,10 @@ t.test('nn.init', (tt) => {
   tt.end();
 });
 
-t.test('nn.utils: clipGradNorm_, clipGradValue_, parametersToVector', (tt) => {
-  const a = new nn.Parameter(torch.zeros(2)), b = new nn.Parameter(torch.zeros(2));
-  a.grad = torch.tensor([3, 0]).float();
-  b.grad = torch.tensor([0, 4]).float();
+for (const device of DEVICES) t.test(`nn.utils on ${device}: clipGradNorm_, clipGradValue_, parametersToVector`, on(device), (tt) => {
+  const a = new nn.Parameter(torch.zeros([2], { device })), b = new nn.Parameter(torch.zeros([2], { device }));
+  a.grad = torch.tensor([3, 0], { device }).float();
+  b.grad = torch.tensor([0, 4], { device }).float();
   const total = nn.utils.clipGradNorm_([a, b], 1);
   tt.ok(Math.abs(total.item() - 5) < 1e-6, 'returns the total norm');
   tt.ok(Math.abs(a.grad!.index(0).item() - 3 / 5) < 1e-5 && Math.abs(b.grad!.index(1).item() - 4 / 5) < 1e-5, 'scaled to norm 1');
@@ -464,13 +485,14 @@ t.test('nn.utils: clipGradNorm_, clipGradValue_, parametersToVector', (tt) => {
   const tinf = nn.utils.clipGradNorm_([a, b], 0.4, Infinity);
   tt.ok(Math.abs(tinf.item() - 0.8) < 1e-5, 'inf norm');
   tt.ok(Math.abs(b.grad!.index(1).item() - 0.4) < 1e-4);
-  a.grad = torch.tensor([-3, 0.5]);
+  a.grad = torch.tensor([-3, 0.5], { device });
   nn.utils.clipGradValue_([a], 1);
   tt.same(a.grad!.tolist(), [-1, 0.5]);
-  const lin = new nn.Linear(3, 2);
+  const lin = new nn.Linear(3, 2).to(device);
   const vec = nn.utils.parametersToVector(lin.parameters());
   tt.same([...vec.shape], [8]);
-  nn.utils.vectorToParameters(torch.arange(8).float(), lin.parameters());
+  tt.equal(vec.device, device);
+  nn.utils.vectorToParameters(torch.arange(8, { device }).float(), lin.parameters());
   tt.same(lin.bias!.tolist(), [6, 7]);
   tt.end();
 });

@@ -9,27 +9,39 @@ import { Tensor } from '../src/index.js';
 import * as F from '../src/nn/functional/loss.js';
 import { scaledDotProductAttention } from '../src/nn/functional/attention.js';
 import * as nn from '../src/nn/loss.js';
+import { getBackend, unavailableReason } from '../src/device/registry.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const FIX = path.join(HERE, 'fixtures', 'nn_rnn');
 const load = (name: string) => JSON.parse(fs.readFileSync(path.join(FIX, name), 'utf8'));
 
+// The fixture tests run on the cpu and, where an adapter exists, on webgpu: the float64 fixtures
+// become float32 there and are compared at float32 tolerances. gradcheck stays on the cpu.
+const WEBGPU_REASON = unavailableReason('webgpu');
+const DEVICES = ['cpu', 'webgpu'];
+/** Subtest options: the webgpu variant is skipped, with the reason, where there is no adapter. */
+const on = (device: string) => ({ skip: device === 'webgpu' ? WEBGPU_REASON ?? false : false });
+if (WEBGPU_REASON !== null) t.comment(`loss tests on webgpu skipped: ${WEBGPU_REASON}`);
+/** Tolerances (atol, rtol) for comparing with the float64 fixtures on a device. */
+const TOL: Record<string, [number, number]> = { cpu: [1e-9, 1e-7], webgpu: [2e-6, 2e-5] };
+
 type Enc = { shape: number[]; dtype: string; data: (number | string | boolean)[] } | null;
 const num = (v: number | string | boolean): number =>
   v === 'nan' ? NaN : v === 'inf' ? Infinity : v === '-inf' ? -Infinity : typeof v === 'boolean' ? (v ? 1 : 0) : Number(v);
 
-/** A tensor from a fixture encoding. */
-function dec(e: Enc, requiresGrad = false): Tensor {
+/** A tensor from a fixture encoding (on a device; float32 where the device holds no float64). */
+function dec(e: Enc, requiresGrad = false, device = 'cpu'): Tensor {
   if (!e) throw new Error('missing fixture tensor');
-  const x = e.dtype === 'bool'
+  let x = e.dtype === 'bool'
     ? torch.tensor(e.data.map((v) => !!v) as boolean[]).reshape(e.shape)
     : torch.fromBuffer(Float64Array.from(e.data.map(num)), e.shape).to(e.dtype as torch.DType);
+  if (device !== 'cpu') x = x.to({ device, dtype: x.dtype === 'float64' && !getBackend(device).supportsDtype('float64') ? 'float32' : x.dtype });
   return requiresGrad ? x.requiresGrad_(true) : x;
 }
 /** Options with fixture tensors decoded. */
-function decOpts(o: Record<string, unknown>): Record<string, unknown> {
+function decOpts(o: Record<string, unknown>, device = 'cpu'): Record<string, unknown> {
   const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(o)) out[k] = v && typeof v === 'object' && 'shape' in (v as object) ? dec(v as Enc) : v;
+  for (const [k, v] of Object.entries(o)) out[k] = v && typeof v === 'object' && 'shape' in (v as object) ? dec(v as Enc, false, device) : v;
   return out;
 }
 
@@ -38,7 +50,7 @@ function close(tt: Test, got: Tensor | null, want: Enc, what: string, atol = 1e-
   if (!got) { tt.fail(`${what}: missing`); return; }
   if (!want) { tt.fail(`${what}: no expected value`); return; }
   tt.same([...got.shape], want.shape, `${what} shape`);
-  const g = got.to('float64').dataSync();
+  const g = got.cpu().to('float64').dataSync();
   const w = want.data.map(num);
   let worst = -1, at = -1;
   for (let i = 0; i < w.length; i++) {
@@ -57,33 +69,36 @@ const FNS: Record<string, (x: Tensor, y: Tensor, o: any) => Tensor> = {
   klDiv: F.klDiv,
 };
 
-t.test('functional losses match PyTorch (values and gradients)', (tt) => {
+for (const device of DEVICES) t.test(`functional losses match PyTorch (values and gradients) on ${device}`, on(device), (tt) => {
   const { cases } = load('losses.json');
+  const [atol, rtol] = TOL[device];
   for (const c of cases) {
     const wantGrad = Object.keys(c.grads);
-    const input = dec(c.inputs.input, wantGrad.includes('input'));
-    const target = dec(c.inputs.target, wantGrad.includes('target'));
-    const out = FNS[c.fn](input, target, decOpts(c.options));
-    close(tt, out, c.out, `${c.name} output`);
+    const input = dec(c.inputs.input, wantGrad.includes('input'), device);
+    const target = dec(c.inputs.target, wantGrad.includes('target'), device);
+    const out = FNS[c.fn](input, target, decOpts(c.options, device));
+    tt.equal(out.device, device, `${c.name} runs on ${device}`);
+    close(tt, out, c.out, `${c.name} output`, atol, rtol);
     if (wantGrad.length) {
-      torch.sum(torch.mul(out, dec(c.gradWeight))).backward();
-      if (wantGrad.includes('input')) close(tt, input.grad, c.grads.input, `${c.name} input grad`, 1e-9, 1e-7);
-      if (wantGrad.includes('target')) close(tt, target.grad, c.grads.target, `${c.name} target grad`, 1e-9, 1e-7);
+      torch.sum(torch.mul(out, dec(c.gradWeight, false, device))).backward();
+      if (wantGrad.includes('input')) close(tt, input.grad, c.grads.input, `${c.name} input grad`, atol, rtol);
+      if (wantGrad.includes('target')) close(tt, target.grad, c.grads.target, `${c.name} target grad`, atol, rtol);
     }
   }
   tt.end();
 });
 
-t.test('scaledDotProductAttention matches PyTorch 2.x semantics', (tt) => {
+for (const device of DEVICES) t.test(`scaledDotProductAttention matches PyTorch 2.x semantics on ${device}`, on(device), (tt) => {
   const { cases } = load('sdpa.json');
+  const [atol, rtol] = TOL[device];
   for (const c of cases) {
-    const q = dec(c.q, true), k = dec(c.k, true), v = dec(c.v, true);
-    const out = scaledDotProductAttention(q, k, v, decOpts(c.options));
-    close(tt, out, c.out, `${c.name} output`);
-    torch.sum(torch.mul(out, dec(c.gradWeight))).backward();
-    close(tt, q.grad, c.grads.q, `${c.name} q grad`);
-    close(tt, k.grad, c.grads.k, `${c.name} k grad`);
-    close(tt, v.grad, c.grads.v, `${c.name} v grad`);
+    const q = dec(c.q, true, device), k = dec(c.k, true, device), v = dec(c.v, true, device);
+    const out = scaledDotProductAttention(q, k, v, decOpts(c.options, device));
+    close(tt, out, c.out, `${c.name} output`, atol, rtol);
+    torch.sum(torch.mul(out, dec(c.gradWeight, false, device))).backward();
+    close(tt, q.grad, c.grads.q, `${c.name} q grad`, atol, rtol);
+    close(tt, k.grad, c.grads.k, `${c.name} k grad`, atol, rtol);
+    close(tt, v.grad, c.grads.v, `${c.name} v grad`, atol, rtol);
   }
   tt.end();
 });
@@ -98,6 +113,7 @@ t.test('float32 losses agree with float64', (tt) => {
   tt.end();
 });
 
+if (WEBGPU_REASON === null) t.comment('gradcheck runs on the cpu only: it needs float64, which webgpu does not hold');
 t.test('gradcheck (float64)', (tt) => {
   const g = torch.autograd.gradcheck;
   const opts = { dtype: 'float64' as const, requiresGrad: true };
@@ -129,18 +145,18 @@ t.test('gradcheck (float64)', (tt) => {
   tt.end();
 });
 
-t.test('loss modules', (tt) => {
-  const x = torch.randn([4, 3]), y = torch.tensor([0, 2, 1, 2]);
-  const w = torch.tensor([0.2, 1, 3]);
+for (const device of DEVICES) t.test(`loss modules on ${device}`, on(device), (tt) => {
+  const x = torch.randn([4, 3], { device }), y = torch.tensor([0, 2, 1, 2], { device });
+  const w = torch.tensor([0.2, 1, 3], { device });
   const ce = new nn.CrossEntropyLoss({ labelSmoothing: 0.1, weight: w });
   tt.equal(ce.forward(x, y).item(), F.crossEntropy(x, y, { labelSmoothing: 0.1, weight: w }).item());
   tt.same(Object.keys(ce.stateDict()), ['weight'], 'weight is a buffer, as PyTorch');
   tt.same(Object.keys(new nn.CrossEntropyLoss().stateDict()), []);
   tt.equal(ce.toString(), 'CrossEntropyLoss()');
-  const bce = new nn.BCEWithLogitsLoss({ posWeight: torch.tensor([1, 2, 3]) });
+  const bce = new nn.BCEWithLogitsLoss({ posWeight: torch.tensor([1, 2, 3], { device }) });
   tt.same(Object.keys(bce.stateDict()), ['pos_weight']);
-  const yt = torch.rand([4, 3]);
-  tt.equal(bce.forward(x, yt).item(), F.binaryCrossEntropyWithLogits(x, yt, { posWeight: torch.tensor([1, 2, 3]) }).item());
+  const yt = torch.rand([4, 3], { device });
+  tt.equal(bce.forward(x, yt).item(), F.binaryCrossEntropyWithLogits(x, yt, { posWeight: torch.tensor([1, 2, 3], { device }) }).item());
   tt.equal(new nn.MSELoss({ reduction: 'sum' }).forward(x, yt).item(), F.mseLoss(x, yt, { reduction: 'sum' }).item());
   tt.equal(new nn.L1Loss().forward(x, yt).item(), F.l1Loss(x, yt).item());
   tt.equal(new nn.SmoothL1Loss({ beta: 0.5 }).forward(x, yt).item(), F.smoothL1Loss(x, yt, { beta: 0.5 }).item());
@@ -151,9 +167,22 @@ t.test('loss modules', (tt) => {
   tt.equal(new nn.BCELoss().forward(pr, yt).item(), F.binaryCrossEntropy(pr, yt).item());
   tt.equal(new nn.KLDivLoss({ reduction: 'batchmean' }).forward(lp, yt).item(), F.klDiv(lp, yt, { reduction: 'batchmean' }).item());
   // a training step through a module loss reaches the logits
-  const logits = torch.randn([4, 3], { requiresGrad: true });
+  const logits = torch.randn([4, 3], { requiresGrad: true, device });
   new nn.CrossEntropyLoss().forward(logits, y).backward();
   tt.same([...logits.grad!.shape], [4, 3]);
+  tt.equal(logits.grad!.device, device);
+  tt.end();
+});
+
+for (const device of DEVICES) t.test(`index errors on ${device}`, on(device), (tt) => {
+  const x = torch.randn([4, 3], { device });
+  const idx = (v: number[]) => torch.tensor(v, { device });
+  tt.throws(() => F.crossEntropy(x, idx([0, 1, 3, 1])), /target 3 is out of bounds.*\[0, 2\]/, 'class index out of range');
+  tt.throws(() => F.crossEntropy(x, idx([0, -1, 2, 1])), /target -1 is out of bounds/, 'negative class index');
+  tt.throws(() => F.nllLoss(x, idx([0, 1, 5, 1])), /out of bounds/, 'nllLoss out of range');
+  // a target computed on the device (its values are not known on the host)
+  tt.throws(() => F.crossEntropy(x, idx([0, 1, 2, 1]).add(1)), /out of bounds/, 'a computed target out of range');
+  tt.equal(F.crossEntropy(x, idx([0, 1, 2, 1]).add(-1).clamp(0)).device, device, 'a computed target in range');
   tt.end();
 });
 
@@ -183,16 +212,17 @@ t.test('error inputs', (tt) => {
   tt.end();
 });
 
-t.test('edge cases', (tt) => {
+for (const device of DEVICES) t.test(`edge cases on ${device}`, on(device), (tt) => {
   // an ignored row may hold -inf without poisoning the loss or its gradient
-  const x = torch.tensor([[0, -Infinity, 1], [2, 1, 0]], { dtype: 'float64', requiresGrad: true });
-  const l = F.nllLoss(x, torch.tensor([-100, 0]));
+  const dtype = getBackend(device).supportsDtype('float64') ? 'float64' : 'float32';
+  const x = torch.tensor([[0, -Infinity, 1], [2, 1, 0]], { dtype, requiresGrad: true, device });
+  const l = F.nllLoss(x, torch.tensor([-100, 0], { device }));
   tt.equal(l.item(), -2);
   l.backward();
   tt.same(x.grad!.tolist(), [[0, 0, 0], [-1, 0, 0]]);
   // fully masked attention rows give NaN, as the reference math
-  const q = torch.randn([1, 2, 4]);
-  const out = scaledDotProductAttention(q, q, q, { attnMask: torch.tensor([[false, false], [true, true]]) });
+  const q = torch.randn([1, 2, 4], { device });
+  const out = scaledDotProductAttention(q, q, q, { attnMask: torch.tensor([[false, false], [true, true]], { device }) });
   tt.ok(Number.isNaN(out.tolist()[0][0][0]) && !Number.isNaN(out.tolist()[0][1][0]));
   // dropout in sdpa: p = 1 zeroes every weight; 0 < p < 1 keeps the expectation
   tt.same(scaledDotProductAttention(q, q, q, { dropoutP: 1 }).abs().sum().item(), 0);

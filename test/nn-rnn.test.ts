@@ -10,26 +10,36 @@ import { RNN, LSTM, GRU, RNNCell, LSTMCell, GRUCell } from '../src/nn/rnn.js';
 import { MultiheadAttention, TransformerEncoderLayer, TransformerEncoder } from '../src/nn/transformer.js';
 import { LayerNorm } from '../src/nn/norm.js';
 import type { Module } from '../src/nn/module.js';
+import { getBackend, unavailableReason } from '../src/device/registry.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const FIX = path.join(HERE, 'fixtures', 'nn_rnn');
 const load = (name: string) => JSON.parse(fs.readFileSync(path.join(FIX, name), 'utf8'));
 
+// The fixture tests run on the cpu and, where an adapter exists, on webgpu (modules and inputs
+// moved there; float32 tolerances). Float64-only checks (gradcheck) stay on the cpu.
+const WEBGPU_REASON = unavailableReason('webgpu');
+const DEVICES = ['cpu', 'webgpu'];
+/** Subtest options: the webgpu variant is skipped, with the reason, where there is no adapter. */
+const on = (device: string) => ({ skip: device === 'webgpu' ? WEBGPU_REASON ?? false : false });
+if (WEBGPU_REASON !== null) t.comment(`recurrent and attention tests on webgpu skipped: ${WEBGPU_REASON}`);
+
 type Enc = { shape: number[]; dtype: string; data: (number | string | boolean)[] } | null;
 const num = (v: number | string | boolean): number =>
   v === 'nan' ? NaN : v === 'inf' ? Infinity : v === '-inf' ? -Infinity : typeof v === 'boolean' ? (v ? 1 : 0) : Number(v);
 
-/** A tensor from a fixture encoding. */
-function dec(e: Enc, requiresGrad = false): Tensor {
+/** A tensor from a fixture encoding (on a device; float32 where the device holds no float64). */
+function dec(e: Enc, requiresGrad = false, device = 'cpu'): Tensor {
   if (!e) throw new Error('missing fixture tensor');
-  const x = e.dtype === 'bool'
+  let x = e.dtype === 'bool'
     ? torch.tensor(e.data.map((v) => !!v) as boolean[]).reshape(e.shape)
     : torch.fromBuffer(Float64Array.from(e.data.map(num)), e.shape).to(e.dtype as torch.DType);
+  if (device !== 'cpu') x = x.to({ device, dtype: x.dtype === 'float64' && !getBackend(device).supportsDtype('float64') ? 'float32' : x.dtype });
   return requiresGrad ? x.requiresGrad_(true) : x;
 }
-function decOpts(o: Record<string, unknown>): Record<string, any> {
+function decOpts(o: Record<string, unknown>, device = 'cpu'): Record<string, any> {
   const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(o)) out[k] = v && typeof v === 'object' && 'shape' in (v as object) ? dec(v as Enc) : v;
+  for (const [k, v] of Object.entries(o)) out[k] = v && typeof v === 'object' && 'shape' in (v as object) ? dec(v as Enc, false, device) : v;
   return out;
 }
 function decSD(sd: Record<string, Enc>): Record<string, Tensor> {
@@ -41,7 +51,7 @@ function close(tt: Test, got: Tensor | null | undefined, want: Enc, what: string
   if (!got) { tt.fail(`${what}: missing`); return; }
   if (!want) { tt.fail(`${what}: no expected value`); return; }
   tt.same([...got.shape], want.shape, `${what} shape`);
-  const g = got.to('float64').dataSync();
+  const g = got.cpu().to('float64').dataSync();
   const w = want.data.map(num);
   let worst = -1, at = -1;
   for (let i = 0; i < w.length; i++) {
@@ -54,7 +64,7 @@ function close(tt: Test, got: Tensor | null | undefined, want: Enc, what: string
 }
 /** Sum of out * weight over the pairs (the scalar whose gradient the fixtures hold). */
 function weighted(pairs: [Tensor, Enc][]): Tensor {
-  return pairs.map(([x, w]) => torch.sum(torch.mul(x, dec(w)))).reduce((a, b) => torch.add(a, b));
+  return pairs.map(([x, w]) => torch.sum(torch.mul(x, dec(w, false, x.device)))).reduce((a, b) => torch.add(a, b));
 }
 function checkParamGrads(tt: Test, m: Module, want: Record<string, Enc>, what: string, atol?: number, rtol?: number): void {
   const params = Object.fromEntries(m.namedParameters());
@@ -64,7 +74,7 @@ function checkParamGrads(tt: Test, m: Module, want: Record<string, Enc>, what: s
 
 // ---------------------------------------------------------------- recurrent layers
 
-t.test('RNN / LSTM / GRU match PyTorch', (tt) => {
+for (const device of DEVICES) t.test(`RNN / LSTM / GRU match PyTorch on ${device}`, on(device), (tt) => {
   const { cases } = load('rnn.json');
   for (const c of cases) {
     const Cls = c.kind === 'LSTM' ? LSTM : c.kind === 'GRU' ? GRU : RNN;
@@ -72,8 +82,9 @@ t.test('RNN / LSTM / GRU match PyTorch', (tt) => {
     tt.same(Object.keys(m.stateDict()), c.stateDictKeys, `${c.name}: stateDict keys as PyTorch`);
     tt.equal(m.toString(), c.repr, `${c.name}: printed as PyTorch`);
     m.loadStateDict(decSD(c.stateDict));
-    const x = dec(c.x, true);
-    const hx = c.hx ? c.hx.map((h: Enc) => dec(h, true)) : null;
+    m.to(device);
+    const x = dec(c.x, true, device);
+    const hx = c.hx ? c.hx.map((h: Enc) => dec(h, true, device)) : null;
     let out: Tensor, finals: Tensor[];
     if (c.kind === 'LSTM') {
       const [o, [h, cc]] = (m as LSTM).forward(x, hx ? [hx[0], hx[1]] : null);
@@ -92,15 +103,16 @@ t.test('RNN / LSTM / GRU match PyTorch', (tt) => {
   tt.end();
 });
 
-t.test('RNN cells match PyTorch', (tt) => {
+for (const device of DEVICES) t.test(`RNN cells match PyTorch on ${device}`, on(device), (tt) => {
   const { cells } = load('rnn.json');
   for (const c of cells) {
     const m = c.kind === 'LSTMCell' ? new LSTMCell(3, 4) : c.kind === 'GRUCell' ? new GRUCell(3, 4) : new RNNCell(3, 4);
     tt.same(Object.keys(m.stateDict()), Object.keys(c.stateDict), `${c.name} stateDict keys`);
     tt.equal(m.toString(), c.repr, `${c.name}: printed as PyTorch`);
     m.loadStateDict(decSD(c.stateDict));
-    const x = dec(c.x, true);
-    const hx = c.hx.map((h: Enc) => dec(h, true));
+    m.to(device);
+    const x = dec(c.x, true, device);
+    const hx = c.hx.map((h: Enc) => dec(h, true, device));
     const outs: Tensor[] = c.kind === 'LSTMCell' ? (m as LSTMCell).forward(x, [hx[0], hx[1]]) : [(m as GRUCell).forward(x, hx[0])];
     outs.forEach((o, i) => close(tt, o, c.outs[i], `${c.name} output ${i}`));
     weighted(outs.map((o, i): [Tensor, Enc] => [o, c.gradWeights[i]])).backward();
@@ -149,6 +161,7 @@ t.test('RNN shapes, defaults, init and errors', (tt) => {
   tt.end();
 });
 
+if (WEBGPU_REASON === null) t.comment('gradcheck runs on the cpu only: it needs float64, which webgpu does not hold');
 t.test('gradcheck through LSTM and GRU (float64)', (tt) => {
   const lstm = new LSTM(2, 3, { bidirectional: true, dtype: 'float64' });
   const gru = new GRU(2, 3, { numLayers: 2, dtype: 'float64' });
@@ -174,15 +187,16 @@ t.test('gradcheck through LSTM and GRU (float64)', (tt) => {
 
 // ---------------------------------------------------------------- attention and transformer
 
-t.test('MultiheadAttention matches PyTorch', (tt) => {
+for (const device of DEVICES) t.test(`MultiheadAttention matches PyTorch on ${device}`, on(device), (tt) => {
   const { mha } = load('transformer.json');
   for (const c of mha) {
     const m = new MultiheadAttention(c.embedDim, c.numHeads, c.options).eval();
     tt.same(Object.keys(m.stateDict()), c.stateDictKeys, `${c.name}: stateDict keys as PyTorch`);
     tt.equal(m.toString(), c.repr, `${c.name}: printed as PyTorch`);
     m.loadStateDict(decSD(c.stateDict));
-    const q = dec(c.q, true), k = dec(c.k, true), v = dec(c.v, true);
-    const [out, w] = m.forward(q, k, v, decOpts(c.forward));
+    m.to(device);
+    const q = dec(c.q, true, device), k = dec(c.k, true, device), v = dec(c.v, true, device);
+    const [out, w] = m.forward(q, k, v, decOpts(c.forward, device));
     close(tt, out, c.out, `${c.name} output`);
     if (c.weights) close(tt, w, c.weights, `${c.name} weights`);
     else tt.equal(w, null, `${c.name} no weights`);
@@ -197,7 +211,7 @@ t.test('MultiheadAttention matches PyTorch', (tt) => {
   tt.end();
 });
 
-t.test('TransformerEncoderLayer and TransformerEncoder match PyTorch', (tt) => {
+for (const device of DEVICES) t.test(`TransformerEncoderLayer and TransformerEncoder match PyTorch on ${device}`, on(device), (tt) => {
   const { encoder } = load('transformer.json');
   for (const c of encoder) {
     const L = c.ctor.layer;
@@ -209,8 +223,9 @@ t.test('TransformerEncoderLayer and TransformerEncoder match PyTorch', (tt) => {
     if (c.ctor.numLayers) tt.match(m.toString(), /^TransformerEncoder\(\n {2}\(layers\): ModuleList\(\n {4}\(0-1\): 2 x TransformerEncoderLayer\(\n {6}\(self_attn\): MultiheadAttention\(/, `${c.name}: printed as PyTorch 2.x`);
     else tt.equal(m.toString(), c.repr, `${c.name}: printed as PyTorch`);
     m.loadStateDict(decSD(c.stateDict));
-    const src = dec(c.src, true);
-    const out: Tensor = m.forward(src, decOpts(c.forward));
+    m.to(device);
+    const src = dec(c.src, true, device);
+    const out: Tensor = m.forward(src, decOpts(c.forward, device));
     close(tt, out, c.out, `${c.name} output`);
     weighted([[out, c.gradWeight]]).backward();
     close(tt, src.grad, c.grads.src, `${c.name} input grad`);

@@ -52,6 +52,16 @@ export interface Backend {
 
   /** A new buffer of `numel` elements of `dtype`, zero-filled. */
   alloc(numel: number, dtype: DType): Handle;
+  /** Like alloc, but the contents may be arbitrary (the caller overwrites every element first). */
+  allocUninit?(numel: number, dtype: DType): Handle;
+  /**
+   * Allocations smaller than this are memory the JS garbage collector manages by itself (cpu):
+   * they skip per-storage tracking (a FinalizationRegistry entry costs more than a small op)
+   * until memory statistics are first requested, and are never passed to free().
+   */
+  readonly untrackedBelowBytes?: number;
+  /** Live bytes above which allocating first reclaims unreachable storage (default 256 MiB). */
+  readonly reclaimBudgetBytes?: number;
   /** Releases a buffer (returns it to the device's pool). Called at most once per handle. */
   free(handle: Handle, numel: number, dtype: DType): void;
   /** Copies host data (in dtype's host representation, see dtype.ts) into a buffer at element offset. */
@@ -91,6 +101,26 @@ export interface Backend {
 
   /** Optional fast paths (the composite forms in src/ops are the reference). */
   conv2d?(x: View, w: View, out: View, p: Conv2dParams): void;
+  /**
+   * Softmax (log-softmax when `log`) of x along dim into out (same shape and dtype, contiguous).
+   * Returns false, doing nothing, when it cannot take these views.
+   */
+  softmax?(x: View, dim: number, out: View, log: boolean): boolean;
+  /**
+   * Optional fused Adam/AdamW update (the tensor-op path in src/optim/adam.ts is the reference):
+   * in place on param, expAvg, expAvgSq (and maxExpAvgSq with amsgrad), reading grad; all views
+   * of one float dtype and numel. Returns false, doing nothing, when it cannot take the views.
+   */
+  adamStep?(v: AdamViews, a: AdamStepArgs): boolean;
+}
+
+export interface AdamViews { param: View; grad: View; expAvg: View; expAvgSq: View; maxExpAvgSq: View | null }
+export interface AdamStepArgs {
+  lr: number; beta1: number; beta2: number; eps: number; weightDecay: number; decoupled: boolean; maximize: boolean;
+  /** lr / (1 - beta1^step) */
+  stepSize: number;
+  /** sqrt(1 - beta2^step) */
+  bc2Sqrt: number;
 }
 
 export interface Conv2dParams {

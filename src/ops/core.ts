@@ -23,12 +23,40 @@ export function setDefaultDevice(d: string): void { getBackend(d, 'setDefaultDev
 
 // ---------------- raw tensors ----------------
 
-/** A fresh contiguous tensor (zero-filled) on a backend. */
-export function empty_(be: Backend, shape: readonly number[], dtype: DType): Tensor {
+/**
+ * A fresh contiguous tensor on a backend, zero-filled unless `uninit` (the caller then writes
+ * every element before anything reads it, so a pooled buffer needs no clearing).
+ */
+export function empty_(be: Backend, shape: readonly number[], dtype: DType, uninit = false): Tensor {
   if (!be.supportsDtype(dtype))
     throw new DTypeError('alloc', `dtype ${dtype} is not supported on device '${be.name}'; convert first, e.g. t.to('float32')`);
   const n = numelOf(shape);
-  return new Tensor(new Storage(be, dtype, n), [...shape], contiguousStrides(shape), 0);
+  return new Tensor(new Storage(be, dtype, n, undefined, uninit), [...shape], contiguousStrides(shape), 0);
+}
+
+/**
+ * empty_(be, x.shape, dtype, true) for an op's output shaped like its input x: shares x's shape
+ * array, and its strides when they are already the contiguous ones (both are never mutated).
+ */
+function emptyLike_(be: Backend, x: Tensor, dtype: DType): Tensor {
+  if (!be.supportsDtype(dtype))
+    throw new DTypeError('alloc', `dtype ${dtype} is not supported on device '${be.name}'; convert first, e.g. t.to('float32')`);
+  const shape = x.shape, st = x._strides;
+  let n = 1, acc = 1, canonical = true;
+  for (let i = shape.length - 1; i >= 0; i--) {
+    const d = shape[i];
+    if (st[i] !== acc) canonical = false;
+    acc *= d > 1 ? d : 1;
+    n *= d;
+  }
+  return new Tensor(new Storage(be, dtype, n, undefined, true), shape, canonical ? st : contiguousStrides(shape), 0);
+}
+
+function sameShape(a: readonly number[], b: readonly number[]): boolean {
+  if (a === b) return true;
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 /** A view sharing x's storage. */
@@ -74,6 +102,12 @@ function computeDtype(be: Backend, d: DType): DType {
 
 export function unaryRaw(op: UnaryOp, x: Tensor): Tensor {
   const be = x._backend;
+  if (be.supportsCompute(x.dtype)) {
+    // fast path: the device computes in x's dtype, so no casts
+    const out = emptyLike_(be, x, isBoolOp(op) ? 'bool' : x.dtype);
+    if (out._storage.numel > 0) be.unary(op, x._view, out._view);
+    return out;
+  }
   const cd = computeDtype(be, x.dtype);
   const xin = castRaw(x, cd);
   const out = empty_(be, x.shape, isBoolOp(op) ? 'bool' : cd);
@@ -84,6 +118,12 @@ export function unaryRaw(op: UnaryOp, x: Tensor): Tensor {
 /** a and b share one dtype (callers promote); broadcasting here. */
 export function binaryRaw(op: BinaryOp, a: Tensor, b: Tensor, outShape?: readonly number[]): Tensor {
   const be = a._backend;
+  if (outShape === undefined && sameShape(a.shape, b.shape) && be.supportsCompute(a.dtype)) {
+    // fast path: no broadcasting, no casts
+    const out = emptyLike_(be, a, isBoolOp(op) ? 'bool' : a.dtype);
+    if (out._storage.numel > 0) be.binary(op, a._view, b._view, out._view);
+    return out;
+  }
   const shape = outShape ?? broadcastShapes(op, a.shape, b.shape);
   const cd = computeDtype(be, a.dtype);
   const ac = castRaw(a, cd), bc = castRaw(b, cd);

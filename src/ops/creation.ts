@@ -47,7 +47,7 @@ function fromHost(op: string, host: HostArray, shape: readonly number[], dtype: 
 
 // ---------------- tensor(data) ----------------
 
-type Nested = number | boolean | bigint | Tensor | Nested[] | ArrayLike<number>;
+type Nested = number | boolean | bigint | Tensor | Nested[] | ArrayLike<number> | BigInt64Array | BigUint64Array;
 
 function typedArrayDtype(a: ArrayBufferView): DType {
   if (a instanceof Float32Array) return 'float32';

@@ -151,6 +151,11 @@ function binarySpec(op: BinaryOp, grad: BGrad | undefined, saves: (needs: boolea
 }
 /** Converts operands to a common device and the promoted dtype. */
 function operands(name: string, a: TensorLike, b: TensorLike, dtypeRule?: (d: DType) => DType): [Tensor, Tensor] {
+  // fast path: two tensors of one dtype on one device need no conversion
+  if (a instanceof Tensor && b instanceof Tensor && a._storage.backend === b._storage.backend) {
+    const d = a._storage.dtype;
+    if (d === b._storage.dtype && (dtypeRule === undefined || dtypeRule(d) === d)) return [a, b];
+  }
   if (!(a instanceof Tensor) && !(b instanceof Tensor)) throw new TorchError(name, 'expected at least one Tensor operand');
   const dev = commonDevice(name, [a, b]);
   let dt = promote([a, b]);

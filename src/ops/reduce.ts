@@ -266,9 +266,18 @@ export function cumsum(x: Tensor, dim: number): Tensor {
 
 // ---------------- softmax ----------------
 
+/** The backend's fused softmax, when it has one for this layout (the composite is the reference). */
+function fusedSoftmax(x: Tensor, d: number, log: boolean): Tensor | null {
+  const be = x._backend;
+  if (!be.softmax) return null;
+  const out = empty_(be, x.shape, x.dtype, true);
+  return be.softmax(x._view, d, out._view, log) ? out : null;
+}
 const softmaxSpec: OpSpec<[number]> = {
   name: 'softmax',
   forward: ([x], d) => {
+    const fused = fusedSoftmax(x, d, false);
+    if (fused) return fused;
     const m = reduceRaw('max', x, [d], x.dtype).view(keepShape(x, [d]));
     const e = unaryRaw('exp', binaryRaw('sub', x, m));
     const s = reduceRaw('sum', e, [d], x.dtype).view(keepShape(x, [d]));
@@ -283,6 +292,8 @@ const softmaxSpec: OpSpec<[number]> = {
 const logSoftmaxSpec: OpSpec<[number]> = {
   name: 'logSoftmax',
   forward: ([x], d) => {
+    const fused = fusedSoftmax(x, d, true);
+    if (fused) return fused;
     const m = reduceRaw('max', x, [d], x.dtype).view(keepShape(x, [d]));
     const shifted = binaryRaw('sub', x, m);
     const lse = unaryRaw('log', reduceRaw('sum', unaryRaw('exp', shifted), [d], x.dtype)).view(keepShape(x, [d]));

@@ -3,7 +3,7 @@ import type { Tensor } from '../tensor.js';
 import { zerosLike } from '../ops/creation.js';
 import { maximum } from '../ops/elementwise.js';
 import { TorchError } from '../errors.js';
-import { fusable, hostArray, bump, adamKernel } from './fused.js';
+import { fusable, hostArray, bump, adamKernel, fusedUpdatesEnabled } from './fused.js';
 import { Optimizer, checkNonNegative, checkBool, checkOptionKeys, type Params, type ParamGroup } from './optimizer.js';
 
 export interface AdamOptions {
@@ -59,6 +59,16 @@ function adamUpdate(g: ParamGroup, decoupled: boolean, stateOf: (p: Tensor) => R
         adamKernel(n, P, p._offset, G, grad._offset, M, expAvg._offset, V, expAvgSq._offset, MX, amsgrad ? st.maxExpAvgSq._offset : 0,
           { lr, beta1, beta2, eps, weightDecay: wd, decoupled, maximize, stepSize, bc2Sqrt });
         bump(p, expAvg, expAvgSq, amsgrad ? st.maxExpAvgSq : null);
+        continue;
+      }
+    }
+    // a device's fused kernel (webgpu): one pass instead of a chain of tensor ops
+    const be = p._backend;
+    if (be.adamStep && fusedUpdatesEnabled() && grad._backend === be) {
+      const mx: Tensor | null = amsgrad ? st.maxExpAvgSq : null;
+      if (be.adamStep({ param: p._view, grad: grad._view, expAvg: expAvg._view, expAvgSq: expAvgSq._view, maxExpAvgSq: mx ? mx._view : null },
+        { lr, beta1, beta2, eps, weightDecay: wd, decoupled, maximize, stepSize, bc2Sqrt })) {
+        bump(p, expAvg, expAvgSq, mx);
         continue;
       }
     }

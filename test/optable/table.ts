@@ -15,7 +15,9 @@ export const NA = Symbol('not applicable');
 export interface ErrorCase {
   /** What is wrong, e.g. 'shape mismatch'. */
   what: string;
-  run: (device: string) => unknown;
+  /** `other` is a second available device (cases with `needsOtherDevice` are skipped without one). */
+  run: (device: string, other: string) => unknown;
+  needsOtherDevice?: boolean;
   /** The message must match (it must also start with the op's name and a colon). */
   match: RegExp;
   /** The TorchError subclass expected (default: any TorchError). */
@@ -75,6 +77,7 @@ function binary(name: string, diff: boolean, extra: Partial<OpEntry> = {}): OpEn
     errors: [
       { what: 'shapes that do not broadcast', run: (d) => T[name](t2(d, 2, 3), t2(d, 4)), match: /\[2, 3\].*\[4\]|\[4\].*\[2, 3\]/, type: ShapeError },
       { what: 'two numbers', run: () => T[name](1, 2), match: /Tensor/ },
+      { what: 'operands on two devices', needsOtherDevice: true, run: (d, o) => T[name](t2(d, 2), t2(o, 2)), match: /same device.*(cpu|webgpu|cuda)/, type: DeviceError },
     ],
     ...extra,
   };
@@ -130,6 +133,7 @@ const math: OpEntry[] = [
     errors: [
       { what: 'a non-tensor condition', run: (d) => torch.where(true as any, t2(d, 2), 0), match: /condition/ },
       { what: 'shapes that do not broadcast', run: (d) => torch.where(torch.ones([3], { dtype: 'bool', device: d }), t2(d, 2), 0), match: /\[3\].*\[2\]/, type: ShapeError },
+      { what: 'operands on two devices', needsOtherDevice: true, run: (d, o) => torch.where(torch.ones([2], { dtype: 'bool', device: d }), t2(d, 2), t2(o, 2)), match: /same device/, type: DeviceError },
     ],
   },
   {
@@ -161,6 +165,7 @@ const math: OpEntry[] = [
       { what: 'a 0-d operand', run: (d) => t2(d).matmul(t2(d, 3)), match: /at least 1 dimension/, type: ShapeError },
       { what: 'bool operands', run: (d) => torch.ones([2, 2], { dtype: 'bool', device: d }).matmul(torch.ones([2, 2], { dtype: 'bool', device: d })), match: /bool/, type: DTypeError },
       { what: 'int and float operands', run: (d) => torch.ones([2, 2], { dtype: 'int64', device: d }).matmul(t2(d, 2, 2)), match: /int64.*float32|same dtype/, type: DTypeError },
+      { what: 'operands on two devices', needsOtherDevice: true, run: (d, o) => t2(d, 2, 2).matmul(t2(o, 2, 2)), match: /same device/, type: DeviceError },
     ],
   },
   {
@@ -321,7 +326,7 @@ const shape: OpEntry[] = [
   },
   {
     name: 'view', api: ['view'], diff: true,
-    method: ([x], a) => x.view(a.shape), fn: ([x], a) => torch.view(x, a.shape),
+    method: ([x], a) => x.view(...a.shape), fn: ([x], a) => torch.view(x, a.shape),
     errors: [
       { what: 'a layout that cannot be viewed', run: (d) => t2(d, 3, 4).t().view(12), match: /not compatible.*reshape/, type: ShapeError },
       { what: 'a wrong numel', run: (d) => t2(d, 2, 3).view(5), match: /\[5\].*size 6/, type: ShapeError },
@@ -429,6 +434,7 @@ const shape: OpEntry[] = [
     errors: [
       { what: 'sizes that differ off the cat dim', run: (d) => torch.cat([t2(d, 2, 3), t2(d, 2, 2)]), match: /\[2, 3\] and \[2, 2\]/, type: ShapeError },
       { what: 'an empty list', run: () => torch.cat([]), match: /non-empty/ },
+      { what: 'tensors on two devices', needsOtherDevice: true, run: (d, o) => torch.cat([t2(d, 2), t2(o, 2)]), match: /same device/, type: DeviceError },
     ],
   },
   {
@@ -475,6 +481,7 @@ const indexing: OpEntry[] = [
       { what: 'an index out of range', run: (d) => t2(d, 3).gather(0, torch.tensor([3], { device: d })), match: /out of (bounds|range)/, type: IndexError },
       { what: 'a float index', run: (d) => t2(d, 3).gather(0, t2(d, 2)), match: /int64.*float32/, type: DTypeError },
       { what: 'index with fewer dims', run: (d) => t2(d, 3, 3).gather(0, torch.tensor([0, 1], { device: d })), match: /same number of dimensions/, type: ShapeError },
+      { what: 'an index on another device', needsOtherDevice: true, run: (d, o) => t2(d, 3).gather(0, torch.tensor([0], { device: o })), match: /index is on .* but the input is on/, type: DeviceError },
     ],
   },
   {

@@ -15,7 +15,8 @@ import { copyView, fillView } from './copy.js';
 import { cumsum, reduce } from './reduce.js';
 import { gather, scatter, sort } from './indexing.js';
 import { matmul, type MatmulOptions } from './matmul.js';
-import { isContig, numelOf } from './strided.js';
+import { isContig, isScalarLike, numelOf } from './strided.js';
+import { nativeBinary, nativeReduceRows, nativeSoftmaxRows, nativeUnary } from './native.js';
 
 export { blasInfo, setNumThreads } from './matmul.js';
 
@@ -88,6 +89,9 @@ export class CpuBackend implements Backend {
       const xd = x.dtype, od = out.dtype;
       byDtype.set(xd, (e = { outDtype: od, entry: ewEntry(`u:${op}:${xd}:${od}`, () => opSpec(op, [xd], xd, od)) }));
     }
+    if (x.dtype === out.dtype && (x.dtype === 'float32' || x.dtype === 'float64') && isContig(out.shape, out.strides)
+      && isContig(x.shape, x.strides)
+      && nativeUnary(op, x.dtype, x.handle as HostArray, x.offset, out.handle as HostArray, out.offset, numelOf(out.shape))) return;
     runEntry(e.entry, out.shape, out, [x]);
   }
   binary(op: BinaryOp, x: View, y: View, out: View): void {
@@ -103,7 +107,18 @@ export class CpuBackend implements Backend {
       const xd = x.dtype, od = out.dtype;
       byDtype.set(xd, (e = { outDtype: od, entry: ewEntry(`b:${op}:${xd}:${xd}:${od}`, () => opSpec(op, [xd, xd], xd, od)) }));
     }
+    if (x.dtype === out.dtype && (x.dtype === 'float32' || x.dtype === 'float64') && this.binaryNative(op, x, y, out)) return;
     runEntry(e.entry, out.shape, out, [x, y]);
+  }
+  /** The native kernel for contiguous operands (either input may be one broadcast value). */
+  private binaryNative(op: BinaryOp, x: View, y: View, out: View): boolean {
+    const shape = out.shape;
+    if (!isContig(shape, out.strides)) return false;
+    const xs = isContig(shape, x.strides) ? 0 : isScalarLike(shape, x.strides) ? 1 : -1;
+    const ys = isContig(shape, y.strides) ? 0 : isScalarLike(shape, y.strides) ? 2 : -1;
+    if (xs < 0 || ys < 0 || (xs === 1 && ys === 2)) return false;
+    return nativeBinary(op, x.dtype, xs + ys, x.handle as HostArray, x.offset, y.handle as HostArray, y.offset,
+      out.handle as HostArray, out.offset, numelOf(shape));
   }
   ternary(op: TernaryOp, x: View, y: View, z: View, out: View): void {
     // where's condition (x) is bool; the numeric dtype is y's
@@ -120,7 +135,27 @@ export class CpuBackend implements Backend {
       else copyView(x, out);
       return;
     }
+    if (this.reduceNative(op, x, dims, out)) return;
     reduce(op, x, dims, out);
+  }
+  /** sum/max/min over the trailing dims of a contiguous float tensor: the native row kernel. */
+  private reduceNative(op: ReduceOp, x: View, dims: readonly number[], out: View): boolean {
+    if ((op !== 'sum' && op !== 'max' && op !== 'min') || x.dtype !== out.dtype || (x.dtype !== 'float32' && x.dtype !== 'float64')) return false;
+    const nd = x.shape.length, k = dims.length;
+    for (let i = 0; i < k; i++) if (dims[i] !== nd - k + i) return false;
+    if (!isContig(x.shape, x.strides) || !isContig(out.shape, out.strides)) return false;
+    let n = 1, rows = 1;
+    for (let d = 0; d < nd; d++) { if (d < nd - k) rows *= x.shape[d]; else n *= x.shape[d]; }
+    if (n === 0 || rows === 0) return false;
+    return nativeReduceRows(op, x.dtype, x.handle as HostArray, x.offset, out.handle as HostArray, out.offset, rows, n);
+  }
+  /** Softmax (or log-softmax) along `dim` when it is the last dim of a contiguous float tensor. */
+  softmax(x: View, dim: number, out: View, log: boolean): boolean {
+    const nd = x.shape.length;
+    if (dim !== nd - 1 || x.dtype !== out.dtype || !isContig(x.shape, x.strides) || !isContig(out.shape, out.strides)) return false;
+    const n = x.shape[nd - 1], rows = numelOf(x.shape) / Math.max(n, 1);
+    if (n === 0 || rows === 0) return false;
+    return nativeSoftmaxRows(log, x.dtype, x.handle as HostArray, x.offset, out.handle as HostArray, out.offset, rows, n);
   }
   cumsum(x: View, dim: number, out: View): void {
     this.checkCompute('cumsum', x.dtype);

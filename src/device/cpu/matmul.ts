@@ -12,6 +12,7 @@ import type { HostArray } from '../../dtype.js';
 import { DTypeError } from '../../errors.js';
 import { copyView, fillView } from './copy.js';
 import { numelOf } from './strided.js';
+import { setNativeThreads } from './native.js';
 
 // ---------------------------------------------------------------- OpenBLAS binding
 
@@ -77,6 +78,7 @@ export function blasInfo(): { kind: 'openblas' | 'js'; library?: string } {
 export function setNumThreads(n: number): void {
   if (!Number.isInteger(n) || n < 1) throw new RangeError(`setNumThreads: expected a positive integer, got ${n}`);
   pendingThreads = n;
+  setNativeThreads(n);
   const b = loadBlas();
   if (b?.setThreads) b.setThreads(n);
 }

@@ -28,13 +28,15 @@ import { MessageChannel, Worker, isMainThread, receiveMessageOnPort, workerData,
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { pathToFileURL } from 'node:url';
-import type { Backend, Handle, View, ReduceOp } from '../backend.js';
+import type { AdamStepArgs, AdamViews, Backend, Handle, View, ReduceOp } from '../backend.js';
 import { BINARY, TERNARY, UNARY, type BinaryOp, type TernaryOp, type UnaryOp } from '../kernels.js';
 import { registerBackend } from '../registry.js';
 import type { DType, HostArray } from '../../dtype.js';
 import { DTypeError, DeviceError, IndexError, ShapeError, TorchError } from '../../errors.js';
-import { coalesce, numelOf } from '../../layout.js';
+import { coalesce, isContiguousLayout, numelOf } from '../../layout.js';
+import { allocHost } from '../../dtype.js';
 import { GPU_DTYPES, bufferBytes, fillBits, gpuToHost, hostToGpu } from './format.js';
+import { ADAM_COUPLED, ADAM_DECOUPLED, ADAM_FLOATS, ADAM_MAXIMIZE, ADAM_SMALL_W1 } from './shaders.js';
 import { MAX_DIMS, type Cmd, type ErrorInfo, type InitInfo, type MemoryStats, type Reply, type WView, type WorkerData } from './protocol.js';
 import { runWorker } from './worker.js';
 
@@ -280,10 +282,100 @@ class Link {
   }
 }
 
-/** A webgpu buffer handle: an id the worker maps to its GPUBuffer. */
+/** Buffers of at most this many elements keep a host copy of contents the host wrote (see GpuHandle.host). */
+const SHADOW_MAX = 16384;
+let hostCopies = true;
+/**
+ * Turns the host copies of small buffers off or on (on by default): off, every read goes to the
+ * device. For tests of the device paths, and for comparisons.
+ */
+export function setWebGPUHostCopies(on: boolean): void { hostCopies = on; }
+
+/** Integer dtypes, whose handles track a range of their values. */
+const INTEGER: ReadonlySet<DType> = new Set<DType>(['int32', 'int64', 'uint8', 'bool']);
+
+/** An inclusive bound on the values a buffer holds. */
+interface Range { lo: number; hi: number }
+
+/**
+ * A webgpu buffer handle: an id the worker maps to its GPUBuffer, plus what this thread knows
+ * of its contents. Every command that writes a buffer passes through WebGPUBackend in program
+ * order, so this knowledge is exact at the point of each call:
+ * - `range` (integer dtypes): every stored value lies in [lo, hi]; null when unknown. Index
+ *   checks of gather/scatter use it to skip the device check (and its queue drain) when the
+ *   indices are known to be in range, as those of a target read from the host are.
+ * - `host` (small buffers): the exact contents, when they came from the host (alloc's zeros,
+ *   write, fill) and no kernel has written the buffer since; reads are then answered here
+ *   without waiting for the device. 'zero' is an all-zero buffer not yet materialised.
+ */
 export class GpuHandle {
   freed = false;
-  constructor(readonly id: number, readonly bytes: number, readonly backend: WebGPUBackend) {}
+  range: Range | null;
+  host: HostArray | 'zero' | null;
+  constructor(readonly id: number, readonly bytes: number, readonly backend: WebGPUBackend, readonly numel: number, readonly dtype: DType) {
+    this.range = INTEGER.has(dtype) ? { lo: 0, hi: 0 } : null;
+    this.host = hostCopies && numel <= SHADOW_MAX ? 'zero' : null;
+  }
+  shadow(): HostArray | null {
+    if (this.host === 'zero') this.host = allocHost(this.dtype, this.numel);
+    return this.host;
+  }
+}
+
+const union = (a: Range | null, b: Range | null): Range | null => (a && b ? { lo: Math.min(a.lo, b.lo), hi: Math.max(a.hi, b.hi) } : null);
+
+function rangeOf(values: ArrayLike<number>): Range {
+  let lo = Infinity, hi = -Infinity;
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i];
+    if (v < lo) lo = v;
+    if (v > hi) hi = v;
+  }
+  return { lo, hi };
+}
+
+/** Whether a view reaches every element of its buffer (so a write through it replaces all contents). */
+function covers(v: View, h: GpuHandle): boolean {
+  return numelOf(v.shape) === h.numel && v.shape.every((n, d) => n === 1 || v.strides[d] !== 0);
+}
+
+/** The elements of a view over a host array, contiguous, in the same representation. */
+function readHost(src: HostArray, v: View): HostArray {
+  const n = numelOf(v.shape);
+  const out = allocHost(v.dtype, n);
+  if (n === 0) return out;
+  if (isContiguousLayout(v.shape, v.strides)) {
+    out.set(src.subarray(v.offset, v.offset + n) as never);
+    return out;
+  }
+  const nd = v.shape.length, idx = new Array<number>(nd).fill(0);
+  let off = v.offset;
+  for (let i = 0; i < n; i++) {
+    out[i] = src[off];
+    for (let d = nd - 1; d >= 0; d--) {
+      off += v.strides[d];
+      if (++idx[d] < v.shape[d]) break;
+      off -= v.strides[d] * v.shape[d];
+      idx[d] = 0;
+    }
+  }
+  return out;
+}
+
+/** Writes `value` to every element of a view over a host array. */
+function fillHost(dst: HostArray, v: View, value: number): void {
+  const n = numelOf(v.shape);
+  const nd = v.shape.length, idx = new Array<number>(nd).fill(0);
+  let off = v.offset;
+  for (let i = 0; i < n; i++) {
+    dst[off] = value;
+    for (let d = nd - 1; d >= 0; d--) {
+      off += v.strides[d];
+      if (++idx[d] < v.shape[d]) break;
+      off -= v.strides[d] * v.shape[d];
+      idx[d] = 0;
+    }
+  }
 }
 
 function checkDims(op: string, shape: readonly number[], strides: (readonly number[])[]): void {
@@ -295,6 +387,12 @@ export class WebGPUBackend implements Backend {
   readonly type = 'webgpu' as const;
   readonly name = 'webgpu';
   readonly canReadSync = true;
+  /**
+   * Live bytes above which allocation first reclaims unreachable tensors (Storage): most garbage
+   * of a training step is returned by the cheap finalizer pass at the budget, so a small budget
+   * keeps the device footprint near the live size without frequent full collections.
+   */
+  readonly reclaimBudgetBytes = Number(process.env.TORCHLET_WEBGPU_GC_BUDGET_MB ?? 64) * 2 ** 20;
   /** Bytes in buffers owned by live handles (as allocated on the device, before pool rounding). */
   bytesInUse = 0;
   private nextId = 1;
@@ -325,12 +423,25 @@ export class WebGPUBackend implements Backend {
   }
 
   alloc(numel: number, dtype: DType): Handle {
+    return this.allocate(numel, dtype, false);
+  }
+
+  /** A buffer whose contents may be arbitrary: a pooled one is not cleared (and its range is unknown). */
+  allocUninit(numel: number, dtype: DType): Handle {
+    return this.allocate(numel, dtype, true);
+  }
+
+  private allocate(numel: number, dtype: DType, uninit: boolean): GpuHandle {
     this.checkDtype('alloc', dtype);
     const bytes = bufferBytes(numel, dtype);
     if (bytes > this.maxBytes)
       throw new TorchError('alloc', `a ${dtype} tensor of ${numel} elements needs ${bytes} bytes, more than the webgpu device's largest buffer binding (${this.maxBytes} bytes)`);
-    const h = new GpuHandle(this.nextId++, bytes, this);
-    this.link.post({ k: 'alloc', id: h.id, bytes });
+    const h = new GpuHandle(this.nextId++, bytes, this, numel, dtype);
+    if (uninit) {
+      h.host = null;
+      if (h.range) h.range = dtype === 'bool' ? { lo: 0, hi: 1 } : dtype === 'uint8' ? { lo: 0, hi: 255 } : null;
+    }
+    this.link.post(uninit ? { k: 'alloc', id: h.id, bytes, uninit } : { k: 'alloc', id: h.id, bytes });
     this.bytesInUse += bytes;
     return h;
   }
@@ -339,6 +450,7 @@ export class WebGPUBackend implements Backend {
     const h = handle as GpuHandle;
     if (!(h instanceof GpuHandle) || h.freed || h.backend !== this) return;
     h.freed = true;
+    h.host = null;
     this.bytesInUse -= h.bytes;
     if (!this.link.dead) this.link.post({ k: 'free', id: h.id });
   }
@@ -349,21 +461,57 @@ export class WebGPUBackend implements Backend {
     if (src.length === 0) return;
     const data = hostToGpu('write', dtype, src);
     this.link.post({ k: 'write', id, dtype, elemOffset: dstOffset, data }, data);
+    const whole = dstOffset === 0 && src.length === h.numel;
+    if (h.range) h.range = whole ? rangeOf(src) : union(h.range, rangeOf(src));
+    if (h.host !== null && dtype === h.dtype) h.shadow()!.set(src as never, dstOffset);
+    else h.host = null;
   }
+
+  /**
+   * Records a kernel's write through `v`: host copies are stale, and the buffer's values now lie
+   * in `r` (null: unknown). `partial`: the kernel writes only some elements of the view.
+   */
+  private wrote(v: View, r: Range | null, partial = false): void {
+    const h = v.handle as GpuHandle;
+    h.host = null;
+    if (!INTEGER.has(h.dtype)) return;
+    const natural = h.dtype === 'bool' ? { lo: 0, hi: 1 } : h.dtype === 'uint8' ? { lo: 0, hi: 255 } : null;
+    if (r && natural && (r.lo < natural.lo || r.hi > natural.hi)) r = null;
+    const next = !partial && covers(v, h) ? r : union(h.range, r);
+    h.range = next ?? natural;
+  }
+
+  private rangeIn(v: View): Range | null {
+    return (v.handle as GpuHandle).range;
+  }
+
+  /** Kernels and device reads since the backend started that made this thread wait for the device. */
+  drains = 0;
 
   private result(r: Reply, v: View): HostArray {
     if (!r.ok) throw toTorchError(r.error);
     return gpuToHost(v.dtype, r.data!, 0, numelOf(v.shape));
   }
 
+  /** The view's elements from the handle's host copy, when it has one (no device round trip). */
+  private fromShadow(v: View): HostArray | null {
+    const h = v.handle as GpuHandle;
+    return hostCopies && h.host !== null && v.dtype === h.dtype ? readHost(h.shadow()!, v) : null;
+  }
+
   async read(v: View): Promise<HostArray> {
     const w = this.wv('read', v);
+    const known = this.fromShadow(v);
+    if (known) return known;
     const r = await this.link.request((req) => ({ k: 'read', req, v: w }));
     return this.result(r, v);
   }
 
   readSync(v: View): HostArray {
     const w = this.wv('read', v);
+    const known = this.fromShadow(v);
+    if (known) return known;
+    this.drains++;
     return this.result(this.link.requestSync((req) => ({ k: 'read', req, v: w }), 'a webgpu readback'), v);
   }
 
@@ -374,6 +522,7 @@ export class WebGPUBackend implements Backend {
 
   /** Blocks until queued work is done; throws pending device errors. */
   synchronizeSync(): void {
+    this.drains++;
     const r = this.link.requestSync((req) => ({ k: 'sync', req }), 'webgpu work to finish');
     if (!r.ok) throw toTorchError(r.error);
   }
@@ -381,7 +530,7 @@ export class WebGPUBackend implements Backend {
   memoryStats(): MemoryStats {
     const r = this.link.requestSync((req) => ({ k: 'stats', req }), 'webgpu memory statistics');
     if (!r.ok) throw toTorchError(r.error);
-    return r.stats!;
+    return { ...r.stats!, drains: this.drains };
   }
 
   /** Destroys the pooled (freed) buffers. */
@@ -392,12 +541,20 @@ export class WebGPUBackend implements Backend {
   copy(src: View, dst: View): void {
     checkDims('copy', dst.shape, [src.strides, dst.strides]);
     this.link.post({ k: 'copy', src: this.wv('copy', src), dst: this.wv('copy', dst) });
+    this.wrote(dst, INTEGER.has(src.dtype) ? this.rangeIn(src) : null);
   }
 
   fill(dst: View, value: number): void {
     checkDims('fill', dst.shape, [dst.strides]);
     const bits = fillBits('fill', dst.dtype, value);
     this.link.post({ k: 'fill', dst: this.wv('fill', dst), bits });
+    const h = dst.handle as GpuHandle;
+    const host = h.host !== null && dst.dtype === h.dtype ? h.shadow() : null;
+    this.wrote(dst, { lo: value, hi: value });
+    if (host) {
+      fillHost(host, dst, value);
+      h.host = host;
+    }
   }
 
   private ew(op: string, ins: View[], out: View): void {
@@ -405,6 +562,7 @@ export class WebGPUBackend implements Backend {
     if (!Object.hasOwn(table, op)) throw new TorchError(op, `no ${['unary', 'binary', 'ternary'][ins.length - 1]} elementwise op named '${op}'`);
     checkDims(op, out.shape, [out.strides, ...ins.map((v) => v.strides)]);
     this.link.post({ k: 'ew', op, ins: ins.map((v) => this.wv(op, v)), out: this.wv(op, out) });
+    this.wrote(out, op === 'where' ? union(this.rangeIn(ins[1]), this.rangeIn(ins[2])) : null);
   }
   unary(op: UnaryOp, x: View, out: View): void { this.ew(op, [x], out); }
   binary(op: BinaryOp, x: View, y: View, out: View): void { this.ew(op, [x, y], out); }
@@ -416,6 +574,8 @@ export class WebGPUBackend implements Backend {
     checkDims(op, kept.map((d) => x.shape[d]), [kept.map((d) => x.strides[d]), out.strides]);
     checkDims(op, dims.map((d) => x.shape[d]), [dims.map((d) => x.strides[d])]);
     this.link.post({ k: 'reduce', op, x: this.wv(op, x), dims: [...dims], out: this.wv(op, out) });
+    const arg = op === 'argmax' || op === 'argmin';
+    this.wrote(out, arg ? { lo: 0, hi: Math.max(0, x.shape[dims[0]] - 1) } : op === 'max' || op === 'min' ? this.rangeIn(x) : null);
   }
 
   private checkOther(op: string, dim: number, views: View[]): void {
@@ -426,22 +586,28 @@ export class WebGPUBackend implements Backend {
   cumsum(x: View, dim: number, out: View): void {
     this.checkOther('cumsum', dim, [x, out]);
     this.link.post({ k: 'cumsum', x: this.wv('cumsum', x), dim, out: this.wv('cumsum', out) });
+    this.wrote(out, null);
   }
 
   matmul(a: View, b: View, out: View): void {
     if (a.shape.length !== 3 || b.shape.length !== 3 || out.shape.length !== 3)
       throw new ShapeError('matmul', 'the webgpu matmul kernel takes [B, M, K] @ [B, K, N] views');
     this.link.post({ k: 'matmul', a: this.wv('matmul', a), b: this.wv('matmul', b), out: this.wv('matmul', out) });
+    this.wrote(out, null);
   }
 
   /**
-   * Out-of-range indices throw IndexError here, before the kernel runs (as PyTorch refuses them):
-   * the check runs on the device and waits for its verdict, so each gather/scatter costs one
-   * queue drain.
+   * Out-of-range indices throw IndexError here, before the kernel runs (as PyTorch refuses them).
+   * Indices known to be in range (see GpuHandle.range: those from the host, argmax, sort, where
+   * of such) need no check; otherwise the check runs on the device and waits for its verdict,
+   * which costs one queue drain.
    */
   private checkIndices(op: string, index: View, dim: number, size: number): void {
     if (numelOf(index.shape) === 0) return;
     const w = this.wv(op, index);
+    const known = this.rangeIn(index);
+    if (known && known.lo >= 0 && known.hi < size) return;
+    this.drains++;
     const r = this.link.requestSync((req) => ({ k: 'checkIndex', req, op, index: w, dim, size }), `the ${op} index check`);
     if (!r.ok) throw toTorchError(r.error);
   }
@@ -450,17 +616,50 @@ export class WebGPUBackend implements Backend {
     checkDims('gather', index.shape, [index.strides, out.strides, x.strides]);
     this.checkIndices('gather', index, dim, x.shape[dim]);
     this.link.post({ k: 'gather', x: this.wv('gather', x), dim, index: this.wv('gather', index), out: this.wv('gather', out) });
+    this.wrote(out, this.rangeIn(x));
   }
 
   scatter(out: View, dim: number, index: View, src: View, accumulate: boolean): void {
     checkDims('scatter', index.shape, [index.strides, src.strides, out.strides]);
     this.checkIndices('scatter', index, dim, out.shape[dim]);
     this.link.post({ k: 'scatter', out: this.wv('scatter', out), dim, index: this.wv('scatter', index), src: this.wv('scatter', src), acc: accumulate });
+    this.wrote(out, accumulate ? null : this.rangeIn(src), true);
+  }
+
+  /** Fused Adam/AdamW (see Backend.adamStep): one kernel instead of about twenty per parameter. */
+  adamStep(v: AdamViews, a: AdamStepArgs): boolean {
+    const written = [v.param, v.expAvg, v.expAvgSq, ...(v.maxExpAvgSq ? [v.maxExpAvgSq] : [])];
+    const all = [...written, v.grad];
+    const d = v.param.dtype, n = numelOf(v.param.shape);
+    const ok = (d === 'float32' || (d === 'float16' && this.f16)) && all.every((q) => {
+      const h = q.handle;
+      return h instanceof GpuHandle && h.backend === this && !h.freed && q.dtype === d && numelOf(q.shape) === n && isContiguousLayout(q.shape, q.strides);
+    }) && new Set(written.map((q) => (q.handle as GpuHandle).id)).size === written.length
+      && written.every((q) => q.handle !== v.grad.handle);
+    if (!ok) return false;
+    const w1 = 1 - a.beta1;
+    const floats: Record<typeof ADAM_FLOATS[number], number> = {
+      decay: 1 - a.lr * a.weightDecay, wd: a.weightDecay, w1, omw1: 1 - w1, beta2: a.beta2, c2: 1 - a.beta2,
+      nstep: -a.stepSize, bc2Sqrt: a.bc2Sqrt, eps: a.eps,
+    };
+    const wd = a.weightDecay !== 0;
+    const flags = (a.decoupled && wd ? ADAM_DECOUPLED : 0) | (!a.decoupled && wd ? ADAM_COUPLED : 0)
+      | (a.maximize ? ADAM_MAXIMIZE : 0) | (Math.abs(w1) < 0.5 ? ADAM_SMALL_W1 : 0);
+    const bits = new Uint32Array(Float32Array.from(ADAM_FLOATS.map((k) => floats[k])).buffer);
+    this.link.post({
+      k: 'adam', p: this.wv('adam', v.param), g: this.wv('adam', v.grad), m: this.wv('adam', v.expAvg), v: this.wv('adam', v.expAvgSq),
+      x: v.maxExpAvgSq ? this.wv('adam', v.maxExpAvgSq) : null, bits: [flags, ...bits],
+    });
+    written.forEach((q) => this.wrote(q, null));
+    return true;
   }
 
   sort(x: View, dim: number, descending: boolean, values: View, indices: View): void {
     this.checkOther('sort', dim, [x, values, indices]);
     this.link.post({ k: 'sort', x: this.wv('sort', x), dim, desc: descending, values: this.wv('sort', values), indices: this.wv('sort', indices) });
+    const xr = this.rangeIn(x);
+    this.wrote(values, xr);
+    this.wrote(indices, { lo: 0, hi: Math.max(0, x.shape[dim] - 1) });
   }
 }
 

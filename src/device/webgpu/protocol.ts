@@ -18,7 +18,8 @@ export interface WView {
 }
 
 export type Cmd =
-  | { k: 'alloc'; id: number; bytes: number }
+  /** `uninit`: the contents may be arbitrary (the buffer is fully written before it is read). */
+  | { k: 'alloc'; id: number; bytes: number; uninit?: boolean }
   | { k: 'free'; id: number }
   | { k: 'write'; id: number; dtype: DType; elemOffset: number; data: ArrayBuffer }
   | { k: 'copy'; src: WView; dst: WView }
@@ -30,6 +31,8 @@ export type Cmd =
   | { k: 'gather'; x: WView; dim: number; index: WView; out: WView }
   | { k: 'scatter'; out: WView; dim: number; index: WView; src: WView; acc: boolean }
   | { k: 'sort'; x: WView; dim: number; desc: boolean; values: WView; indices: WView }
+  /** A fused Adam step over contiguous views; `bits`: the flags word and the f32 arguments' bits (shaders.ts ADAM). */
+  | { k: 'adam'; p: WView; g: WView; m: WView; v: WView; x: WView | null; bits: number[] }
   | { k: 'read'; req: number; v: WView }
   | { k: 'sync'; req: number }
   /** Checks 0 <= index < size on the device; replies with an IndexError naming a bad index. */
@@ -59,6 +62,8 @@ export interface MemoryStats {
   submits: number;
   /** Kernel dispatches so far. */
   dispatches: number;
+  /** Times the main thread waited for the device (synchronous reads, syncs, index checks); set by the main thread. */
+  drains?: number;
 }
 
 export type Reply =
@@ -70,6 +75,8 @@ export interface InitInfo {
   reason: string | null;
   features: string[];
   adapter: string;
+  /** A CPU implementation (lavapipe, SwiftShader): kernels shaped for it are used (or as TORCHLET_WEBGPU_KERNELS says). */
+  software?: boolean;
   /** The device's maxStorageBufferBindingSize: the largest tensor buffer. */
   maxBindingBytes: number;
   /** Milliseconds for requestAdapter and requestDevice inside the worker. */

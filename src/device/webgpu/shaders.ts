@@ -83,9 +83,21 @@ function header(bindings: BindingSpec[], names: string[]): string {
   return lines.join('\n');
 }
 
-const MAIN_1D = `@compute @workgroup_size(${WG})
+/**
+ * The 1-D kernels: the body handles item `i` (a `return` skips to the next item); the entry
+ * point walks items in a grid-stride loop, so a dispatch may use fewer threads than items
+ * (software adapters do several items per thread, which halves their per-item cost).
+ */
+const MAIN_1D = 'fn tl_item(i: u32) {';
+function entry1d(count = 'P[0]'): string {
+  return `
+@compute @workgroup_size(${WG})
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let i = gid.x + gid.y * nwg.x * ${WG}u;`;
+  let stride = nwg.x * nwg.y * ${WG}u;
+  let n = ${count};
+  for (var i = gid.x + gid.y * nwg.x * ${WG}u; i < n; i = i + stride) { tl_item(i); }
+}`;
+}
 
 /** Integer helpers for kernels that compute in i32, and float -> int stores (non-finite -> 0, as toStored). */
 const INT_PRELUDE = /* wgsl */ `
@@ -242,7 +254,8 @@ ${MAIN_1D}
 ${decompose(0, ins.length + 1, 'i', 'o', flat)}
 ${src.join('\n')}
   O[o0] = ${storeAs(out, expr, c)};
-}`;
+}
+${entry1d()}`;
   return { code, bindings };
 }
 
@@ -263,7 +276,8 @@ ${MAIN_1D}
   if (i >= P[0]) { return; }
 ${decompose(0, 2, 'i', 'o', flat)}
   O[o0] = ${value};
-}`;
+}
+${entry1d()}`;
   return { code, bindings };
 }
 
@@ -279,7 +293,8 @@ ${MAIN_1D}
   if (i >= P[0]) { return; }
 ${decompose(0, 1, 'i', 'o', flat)}
   O[o0] = ${value};
-}`;
+}
+${entry1d()}`;
   return { code, bindings };
 }
 
@@ -357,7 +372,8 @@ ${MAIN_1D}
 ${decompose(0, 2, 'i', 'k', keptFlat)}
 ${loop('0u', '1u')}
   O[k0] = ${result};
-}`;
+}
+${entry1d()}`;
   } else {
     const combine = arg
       ? `if (tl_better(sv[t + s], si[t + s], sv[t], si[t])) { sv[t] = sv[t + s]; si[t] = si[t + s]; }`
@@ -503,6 +519,109 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
   return { code, bindings };
 }
 
+/** Outputs per thread (rows x cols) and threads per workgroup (x across cols, y across rows) of matmulKernelDirect. */
+export const MM_DIRECT = { rows: 4, cols: 8, wx: 8, wy: 8 } as const;
+
+/**
+ * Matmul without workgroup memory, for software adapters (lavapipe, SwiftShader): there a
+ * workgroup runs on one CPU thread, workgroup memory is ordinary memory and every barrier is a
+ * coroutine switch, so the tiled kernel above is 3-4x slower than reading the operands straight
+ * from the (CPU-cached) buffers. Each thread keeps a rows x cols block of outputs in registers;
+ * its columns are `wx` apart, so neighbouring threads read neighbouring elements of b.
+ * Same parameters and grid layout (z = batch) as matmulKernel.
+ */
+export function matmulKernelDirect(a: DType, b: DType, out: DType): KernelSpec {
+  const c = computeOf(out);
+  const { rows: TM, cols: TN, wx: WX, wy: WY } = MM_DIRECT;
+  const bindings: BindingSpec[] = [
+    { elem: elemType(out), access: 'read_write' },
+    { elem: elemType(a), access: 'read' },
+    { elem: elemType(b), access: 'read' },
+  ];
+  const zero = c === 'f32' ? '0.0' : '0i';
+  const R = Array.from({ length: TM }, (_, r) => r), Q = Array.from({ length: TN }, (_, q) => q);
+  const acc = R.flatMap((r) => Q.map((q) => `var c${r}_${q}: ${c} = ${zero};`)).join(' ');
+  // clamped indices keep every load in bounds; out-of-range rows/cols are simply not stored
+  const rowIdx = R.map((r) => `  let ar${r} = aBase + min(m0 + ${r}u, M - 1u) * aRow;`).join('\n');
+  const colIdx = Q.map((q) => `  let bc${q} = bBase + min(n0 + ${q * WX}u, N - 1u) * bCol;`).join('\n');
+  const loads = R.map((r) => `    let a${r}: ${c} = ${loadAs(a, `A[ar${r} + k * aCol]`, c)};`).join('\n') + '\n'
+    + Q.map((q) => `    let b${q}: ${c} = ${loadAs(b, `B[bc${q} + k * bRow]`, c)};`).join('\n');
+  const fma = R.flatMap((r) => Q.map((q) => `c${r}_${q} = c${r}_${q} + a${r} * b${q};`)).join(' ');
+  const stores = R.flatMap((r) => Q.map((q) => `
+  if (m0 + ${r}u < M && n0 + ${q * WX}u < N) { O[oBase + (m0 + ${r}u) * oRow + (n0 + ${q * WX}u) * oCol] = ${storeAs(out, `c${r}_${q}`, c)}; }`)).join('');
+  const code = `${header(bindings, ['O', 'A', 'B'])}
+@compute @workgroup_size(${WX}, ${WY})
+fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
+  let M = P[0]; let N = P[1]; let K = P[2];
+  let batch = wid.z + P[3];
+  let aBase = P[4] + batch * P[5]; let aRow = P[6]; let aCol = P[7];
+  let bBase = P[8] + batch * P[9]; let bRow = P[10]; let bCol = P[11];
+  let oBase = P[12] + batch * P[13]; let oRow = P[14]; let oCol = P[15];
+  let m0 = (wid.y * ${WY}u + lid.y) * ${TM}u;
+  let n0 = wid.x * ${WX * TN}u + lid.x;
+  if (m0 >= M) { return; }
+${rowIdx}
+${colIdx}
+  ${acc}
+  for (var k = 0u; k < K; k = k + 1u) {
+${loads}
+    ${fma}
+  }${stores}
+}`;
+  return { code, bindings };
+}
+
+// ---------------- fused optimizer updates ----------------
+
+/** Adam parameter layout: n, offsets of param, grad, expAvg, expAvgSq, maxExpAvgSq, flags, then f32 bits. */
+export const ADAM = { flags: 7, floats: 8 } as const;
+export const ADAM_DECOUPLED = 1, ADAM_COUPLED = 2, ADAM_MAXIMIZE = 4, ADAM_SMALL_W1 = 8;
+/** The f32 arguments, in order, after the flags. */
+export const ADAM_FLOATS = ['decay', 'wd', 'w1', 'omw1', 'beta2', 'c2', 'nstep', 'bc2Sqrt', 'eps'] as const;
+
+/**
+ * One Adam/AdamW step in place over contiguous views (fused.ts adamKernel, operation by
+ * operation, computing in f32; values are rounded to the stored dtype where the cpu stores).
+ */
+export function adamKernel(d: DType, amsgrad: boolean): KernelSpec {
+  const t = elemType(d);
+  const bindings: BindingSpec[] = [
+    { elem: t, access: 'read_write' }, { elem: t, access: 'read' }, { elem: t, access: 'read_write' }, { elem: t, access: 'read_write' },
+  ];
+  const names = ['PA', 'GR', 'MA', 'VA'];
+  if (amsgrad) { bindings.push({ elem: t, access: 'read_write' }); names.push('MX'); }
+  const ld = (e: string) => loadAs(d, e, 'f32'), st = (e: string) => storeAs(d, e, 'f32');
+  const rnd = (e: string) => (t === 'f16' ? `f32(f16(${e}))` : e);
+  const f = (name: typeof ADAM_FLOATS[number]) => `bitcast<f32>(P[${ADAM.floats + ADAM_FLOATS.indexOf(name)}u])`;
+  const code = `${header(bindings, names)}
+${MAIN_1D}
+  if (i >= P[0]) { return; }
+  let flags = P[${ADAM.flags}u];
+  let ip = P[1] + i; let ig = P[2] + i; let im = P[3] + i; let iv = P[4] + i;
+  var p = ${ld('PA[ip]')};
+  if ((flags & ${ADAM_DECOUPLED}u) != 0u) { p = ${rnd(`p * ${f('decay')}`)}; }
+  var d = ${ld('GR[ig]')};
+  if ((flags & ${ADAM_MAXIMIZE}u) != 0u) { d = -d; }
+  if ((flags & ${ADAM_COUPLED}u) != 0u) { d = d + ${f('wd')} * p; }
+  let m0 = ${ld('MA[im]')};
+  var m: f32;
+  if ((flags & ${ADAM_SMALL_W1}u) != 0u) { m = m0 + ${f('w1')} * (d - m0); } else { m = d - (d - m0) * ${f('omw1')}; }
+  MA[im] = ${st('m')};
+  m = ${rnd('m')};
+  var v = ${ld('VA[iv]')} * ${f('beta2')};
+  v = ${rnd(`v + ${f('c2')} * d * d`)};
+  VA[iv] = ${st('v')};
+  var s = v;${amsgrad ? `
+  let ix = P[5] + i;
+  let old = ${ld('MX[ix]')};
+  if (!tl_isnan(old) && (tl_isnan(v) || v > old)) { MX[ix] = ${st('v')}; } else { s = old; }` : ''}
+  let denom = sqrt(s) / ${f('bc2Sqrt')} + ${f('eps')};
+  PA[ip] = ${st(`p + ${f('nstep')} * m / denom`)};
+}
+${entry1d()}`;
+  return { code, bindings };
+}
+
 // ---------------- gather / scatter ----------------
 
 /**
@@ -528,7 +647,8 @@ ${decompose(0, 1, 'i', 'o', flat)}
     atomicMax(&S[0], ${STATUS_CHECK}u);
     atomicStore(&S[1], bitcast<u32>(idx));
   }
-}`;
+}
+${entry1d()}`;
   return { code, bindings };
 }
 
@@ -564,7 +684,8 @@ ${decompose(0, 3, 'i', 'o', flat)}
   }
   let p = o2 + u32(idx) * P[${E}u];
   O[o0] = ${val};
-}`;
+}
+${entry1d()}`;
   return { code, bindings };
 }
 
@@ -623,7 +744,8 @@ ${decompose(0, 3, 'i', 'o', flat)}
   }
   let p = o2 + u32(idx) * P[${E}u];
   ${body}
-}`;
+}
+${entry1d()}`;
   return { code, bindings };
 }
 
@@ -678,7 +800,8 @@ ${MAIN_1D}
 ${decompose(0, 3, 'row', 'b')}
   IX[i] = j;
   if (j < P[${E}u]) { KEY[i] = ${loadAs(x, `X[b0 + j * P[${E + 2}u]]`, c)}; } else { KEY[i] = ${c}(0); }
-}`;
+}
+${entry1d('P[0] * P[' + (SORT_EXTRA + 1) + 'u]')}`;
   return { code, bindings };
 }
 
@@ -709,7 +832,8 @@ ${MAIN_1D}
     KEY[i] = kb; IX[i] = ib;
     KEY[q] = ka; IX[q] = ia;
   }
-}`;
+}
+${entry1d('P[0] * P[' + (SORT_EXTRA + 1) + 'u]')}`;
   return { code, bindings };
 }
 
@@ -734,6 +858,7 @@ ${decompose(0, 3, 'row', 'b')}
   let src = IX[row * P[${E + 1}u] + j];
   V[b1 + j * P[${E + 3}u]] = ${val};
   VI[b2 + j * P[${E + 4}u]] = ${storeAs(indices, 'i32(src)', 'i32')};
-}`;
+}
+${entry1d('P[0] * P[' + SORT_EXTRA + 'u]')}`;
   return { code, bindings };
 }

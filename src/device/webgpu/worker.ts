@@ -19,8 +19,8 @@ import {
 } from './protocol.js';
 import {
   FILL_BITS, INDEX_CHECK_SIZE, REDUCE_SERIAL_MAX, STATUS_CHECK, STATUS_GATHER, WG, indexCheckKernel,
-  copyKernel, cumsumKernel, elementwiseKernel, fillKernel, gatherKernel, indexBlock, matmulKernel, reduceKernel,
-  scatterKernel, sortFinalKernel, sortInitKernel, sortStepKernel, type KernelSpec,
+  copyKernel, cumsumKernel, elementwiseKernel, fillKernel, gatherKernel, indexBlock, matmulKernel, matmulKernelDirect, MM_DIRECT, reduceKernel,
+  scatterKernel, sortFinalKernel, sortInitKernel, sortStepKernel, adamKernel, type KernelSpec,
 } from './shaders.js';
 
 const USAGE_MAP_READ = 0x1, USAGE_COPY_SRC = 0x4, USAGE_COPY_DST = 0x8, USAGE_STORAGE = 0x80;
@@ -34,6 +34,8 @@ const MAX_DISPATCHES = 512;
 /** Freed buffers kept for reuse, at most this many bytes (the rest are destroyed). */
 const POOL_CAP_BYTES = 512 * 1024 * 1024;
 const MAX_GROUPS = 65535;
+/** How long the worker sleeps per event-loop turn while it waits for the device (see runWorker). */
+const NAP_MS = Number(process.env.TORCHLET_WEBGPU_NAP_MS ?? 0.1);
 
 class WorkerError extends Error {
   constructor(readonly kind: string, readonly op: string, message: string) { super(message); }
@@ -72,7 +74,12 @@ class Executor {
   private dispatches = 0;
   private readonly maxBinding: number;
 
-  constructor(private readonly device: GPUDevice) {
+  /** Items per thread of the 1-D kernels (grid-stride loops): more on software adapters. */
+  private readonly perThread: number;
+
+  /** `software`: a CPU implementation (lavapipe, SwiftShader), which favours other kernel shapes. */
+  constructor(private readonly device: GPUDevice, private readonly software: boolean) {
+    this.perThread = software ? 16 : 1;
     this.maxBinding = device.limits.maxStorageBufferBindingSize;
     this.arena = device.createBuffer({ size: ARENA_BYTES, usage: USAGE_STORAGE | USAGE_COPY_DST });
     this.status = device.createBuffer({ size: 16, usage: STORAGE_USAGE });
@@ -88,14 +95,16 @@ class Executor {
 
   // ---------------- buffers ----------------
 
-  private takeBuffer(bytes: number): GPUBuffer {
+  /** A buffer of at least `bytes`: zeroed unless `uninit` (then its first user overwrites it). */
+  private takeBuffer(bytes: number, uninit = false): GPUBuffer {
     const size = bucketOf(bytes, this.maxBinding);
     const free = this.pool.get(size);
     const reused = free?.pop();
     if (reused) {
       this.pooledBytes -= size;
       this.poolOrder.delete(reused);
-      this.cmd().clearBuffer(reused, 0, Math.ceil(bytes / 4) * 4);
+      // (a clear also ends the compute pass being encoded, so skipping it saves more than the memset)
+      if (!uninit) this.cmd().clearBuffer(reused, 0, Math.ceil(bytes / 4) * 4);
       return reused;
     }
     this.bufferCount++;
@@ -129,8 +138,8 @@ class Executor {
     return b;
   }
 
-  alloc(id: number, bytes: number): void {
-    const b = this.takeBuffer(bytes);
+  alloc(id: number, bytes: number, uninit = false): void {
+    const b = this.takeBuffer(bytes, uninit);
     this.buffers.set(id, b);
     this.allocatedBytes += b.size;
   }
@@ -264,8 +273,8 @@ class Executor {
   }
 
   /** Workgroup grid for n threads (1-D kernels) or n workgroups. */
-  private grid1d(threads: number): [number, number, number] {
-    return this.gridGroups(Math.ceil(threads / WG));
+  private grid1d(items: number): [number, number, number] {
+    return this.gridGroups(Math.ceil(items / (WG * this.perThread)));
   }
   private gridGroups(n: number): [number, number, number] {
     if (n === 0) return [0, 1, 1];
@@ -370,12 +379,14 @@ class Executor {
     // the output is written read_write, so inputs sharing its buffer are copied first
     if (a.id === out.id) { A = this.tempView(a.dtype, [...a.shape]); tmps.push(A.id); this.copy(a, A); }
     if (b.id === out.id) { Bv = this.tempView(b.dtype, [...b.shape]); tmps.push(Bv.id); this.copy(b, Bv); }
-    const key = `matmul:${a.dtype}:${b.dtype}:${out.dtype}`;
+    const direct = this.software;
+    const key = `matmul:${a.dtype}:${b.dtype}:${out.dtype}:${direct}`;
+    const make = () => (direct ? matmulKernelDirect : matmulKernel)(a.dtype, b.dtype, out.dtype);
+    const tileN = direct ? MM_DIRECT.cols * MM_DIRECT.wx : 64, tileM = direct ? MM_DIRECT.rows * MM_DIRECT.wy : 64;
     for (let base = 0; base < B; base += MAX_GROUPS) {
       const nb = Math.min(MAX_GROUPS, B - base);
       const params = [M, N, K, base, A.offset, ...A.strides, Bv.offset, ...Bv.strides, out.offset, ...out.strides];
-      this.dispatch(key, () => matmulKernel(a.dtype, b.dtype, out.dtype), [this.buf(out.id), this.buf(A.id), this.buf(Bv.id)],
-        params, [Math.ceil(N / 64), Math.ceil(M / 64), nb]);
+      this.dispatch(key, make, [this.buf(out.id), this.buf(A.id), this.buf(Bv.id)], params, [Math.ceil(N / tileN), Math.ceil(M / tileM), nb]);
     }
     tmps.forEach((id) => this.releaseTemp(id));
   }
@@ -451,6 +462,16 @@ class Executor {
     this.dispatch(`sortfinal:${x.dtype}:${values.dtype}:${indices.dtype}`, () => sortFinalKernel(x.dtype, values.dtype, indices.dtype),
       [this.buf(values.id), this.buf(indices.id), ib, this.buf(X.id)], extra(0, 0), this.grid1d(n));
     tmps.forEach((id) => this.releaseTemp(id));
+  }
+
+  /** A fused Adam step (views contiguous, checked by the main thread). */
+  adam(p: WView, g: WView, m: WView, v: WView, x: WView | null, bits: number[]): void {
+    const n = numelOf(p.shape);
+    if (n === 0) return;
+    const params = [n, p.offset, g.offset, m.offset, v.offset, x?.offset ?? 0, 0, ...bits];
+    const buffers = [this.buf(p.id), this.buf(g.id), this.buf(m.id), this.buf(v.id)];
+    if (x) buffers.push(this.buf(x.id));
+    this.dispatch(`adam:${p.dtype}:${x !== null}`, () => adamKernel(p.dtype, x !== null), buffers, params, this.grid1d(n));
   }
 
   // ---------------- readback ----------------
@@ -553,7 +574,7 @@ class Executor {
   /** Runs one command; requests (read/sync/stats) return a promise of their reply. */
   exec(c: Cmd): Promise<Reply> | null {
     switch (c.k) {
-      case 'alloc': this.alloc(c.id, c.bytes); return null;
+      case 'alloc': this.alloc(c.id, c.bytes, c.uninit); return null;
       case 'free': this.free(c.id); return null;
       case 'write': this.write(c.id, c.dtype, c.elemOffset, c.data); return null;
       case 'copy': this.copy(c.src, c.dst); return null;
@@ -565,6 +586,7 @@ class Executor {
       case 'gather': this.gather(c.x, c.dim, c.index, c.out); return null;
       case 'scatter': this.scatter(c.out, c.dim, c.index, c.src, c.acc); return null;
       case 'sort': this.sort(c.x, c.dim, c.desc, c.values, c.indices); return null;
+      case 'adam': this.adam(c.p, c.g, c.m, c.v, c.x, c.bits); return null;
       case 'emptyCache': this.emptyCache(); return null;
       case 'read': {
         const req = c.req;
@@ -640,19 +662,39 @@ export async function runWorker(data: WorkerData): Promise<void> {
     });
     const deviceMs = performance.now() - t0;
     keep.device = device;
-    exec = new Executor(device);
     const info = adapter.info;
+    // TORCHLET_WEBGPU_KERNELS=gpu|software overrides the detection (tests run both kernel sets)
+    const forced = process.env.TORCHLET_WEBGPU_KERNELS;
+    const software = forced === 'software' || (forced !== 'gpu' && ((info as { isFallbackAdapter?: boolean }).isFallbackAdapter === true
+      || info.architecture === 'software' || /llvmpipe|lavapipe|swiftshader/i.test(`${info.device} ${info.description}`)));
+    exec = new Executor(device, software);
     const name = [info.vendor, info.architecture, info.description].filter(Boolean).join(' ').trim() || 'unknown adapter';
     device.lost.then((l) => {
       if (l.reason !== 'destroyed') exec.recordError({ name: 'Error', op: 'webgpu', message: `the webgpu device was lost: ${l.message}` });
     });
-    send({ init: { ok: true, reason: null, features: [...features], adapter: name, maxBindingBytes: device.limits.maxStorageBufferBindingSize, adapterMs, deviceMs } });
+    send({ init: { ok: true, reason: null, features: [...features], adapter: name, software, maxBindingBytes: device.limits.maxStorageBufferBindingSize, adapterMs, deviceMs } });
   } catch (e) {
     const msg = (e as Error)?.message ?? String(e);
     const missing = /Cannot find (package|module)/.test(msg);
     send({ init: { ok: false, reason: missing ? `the 'webgpu' npm package could not be loaded (${msg.split('\n')[0]})` : `webgpu initialisation failed: ${msg.split('\n')[0]}`, features: [], adapter: '', maxBindingBytes: 0, adapterMs: 0, deviceMs: 0 } });
     return;
   }
+
+  // While a request waits for the device, dawn.node ticks the device from setImmediate in a busy
+  // loop, which keeps this thread at 100% CPU, competing with the driver's threads (on a
+  // software adapter those are the GPU). A short sleep per turn of the loop bounds the spin.
+  const nap = new Int32Array(new SharedArrayBuffer(4));
+  let waiting = 0, throttling = false;
+  const throttle = (): void => {
+    if (throttling || NAP_MS <= 0) return;
+    throttling = true;
+    const turn = (): void => {
+      if (waiting === 0) { throttling = false; return; }
+      Atomics.wait(nap, 0, 0, NAP_MS);
+      setImmediate(turn);
+    };
+    setImmediate(turn);
+  };
 
   parentPort!.on('message', (msg: { cmds: Cmd[] }) => {
     for (const c of msg.cmds) {
@@ -666,10 +708,12 @@ export async function runWorker(data: WorkerData): Promise<void> {
         continue;
       }
       if (pending) {
+        waiting++;
+        throttle();
         pending.then(
           (r) => send(r, r.ok && r.data ? [r.data] : []),
           (e) => send({ req: (c as { req: number }).req, ok: false, error: toErrorInfo(e, c.k) }),
-        );
+        ).finally(() => { waiting--; });
       }
     }
     try {
