@@ -49,8 +49,7 @@ function maybeReclaim(backend: Backend, incoming: number): void {
   if (!m) return;
   const base = backend.reclaimBudgetBytes ?? DEFAULT_BUDGET;
   const budget = budgets.get(backend.name) ?? base;
-  if (m.bytes + incoming <= budget) return;
-  // finalizers of storage the GC already found dead return their memory first (cheap)
+  // finalizers of storage the GC already found dead return their memory (to the device's pool) first
   reclaim.cleanupSome?.();
   if (m.bytes + incoming <= budget) return;
   reclaimUnreachable();

@@ -1,6 +1,6 @@
 /** Tensor: storage + layout (shape, strides, offset) + dtype + device + autograd fields. */
 import type { Storage } from './storage.js';
-import type { Node } from './autograd/node.js';
+import { NO_PRE_HOOKS, type Node } from './autograd/node.js';
 import type { DType, HostArray } from './dtype.js';
 import type { Backend, View } from './device/backend.js';
 import { isContiguousLayout } from './layout.js';
@@ -46,9 +46,13 @@ export class Tensor {
   set requiresGrad(b: boolean) { this.requiresGrad_(b); }
   /** @internal */ get _version(): number { return this._storage.version; }
   /** @internal */ get _backend(): Backend { return this._storage.backend; }
+  /** @internal the View last handed out (valid while the storage is not disposed: the layout never changes) */
+  private _cachedView: View | null = null;
   /** @internal the (storage, layout) pair kernels take */
   get _view(): View {
-    return { handle: this._storage.handle, dtype: this._storage.dtype, shape: this.shape, strides: this._strides, offset: this._offset };
+    const v = this._cachedView;
+    if (v !== null && !this._storage.disposed) return v;
+    return (this._cachedView = { handle: this._storage.handle, dtype: this._storage.dtype, shape: this.shape, strides: this._strides, offset: this._offset });
   }
 
   size(): number[];
@@ -90,7 +94,8 @@ export class Tensor {
   /** Registers fn(grad) to run when this tensor's gradient is computed; it may return a replacement. Returns a handle with remove(). */
   registerHook(fn: Hook): { remove(): void } {
     if (!this.requiresGrad) throw new AutogradError('registerHook', "cannot register a hook on a tensor that doesn't require gradient");
-    const list = this.gradFn ? this.gradFn.preHooks : this._hooks === NO_HOOKS ? (this._hooks = []) : this._hooks;
+    const g = this.gradFn;
+    const list = g ? (g.preHooks === NO_PRE_HOOKS ? (g.preHooks = []) : g.preHooks) : this._hooks === NO_HOOKS ? (this._hooks = []) : this._hooks;
     list.push(fn);
     return { remove: () => { const i = list.indexOf(fn); if (i >= 0) list.splice(i, 1); } };
   }

@@ -8,6 +8,10 @@ export type Edge = { node: Node; leaf: null } | { node: null; leaf: Tensor } | n
 
 export type BackwardFn = (grad: Tensor) => (Tensor | null | undefined)[];
 
+/** The shared (never written) hook list of nodes without hooks; registerHook replaces it. */
+export const NO_PRE_HOOKS: ((g: Tensor) => Tensor | void)[] = [];
+const NO_SHAPE: readonly number[] = [];
+
 export class Node {
   readonly name: string;
   readonly next: Edge[];
@@ -15,18 +19,28 @@ export class Node {
   readonly inputDtypes: DType[];
   private fn: BackwardFn | null;
   private saved: { tensor: Tensor; version: number }[];
-  /** Hooks registered on the (non-leaf) tensor this node produced. */
-  preHooks: ((g: Tensor) => Tensor | void)[] = [];
+  /** Hooks registered on the (non-leaf) tensor this node produced (NO_PRE_HOOKS, shared, until the first). */
+  preHooks: ((g: Tensor) => Tensor | void)[] = NO_PRE_HOOKS;
   /** The output tensor, when it called retainGrad(). */
   retained: Tensor | null = null;
 
   constructor(name: string, inputs: readonly (Tensor | null)[], fn: BackwardFn, saved: Tensor[]) {
     this.name = name;
-    this.next = inputs.map((t) => (t && t.requiresGrad ? (t.gradFn ? { node: t.gradFn, leaf: null } : { node: null, leaf: t }) : null));
-    this.inputShapes = inputs.map((t) => (t ? t.shape : []));
-    this.inputDtypes = inputs.map((t) => (t ? t.dtype : 'float32'));
+    const n = inputs.length;
+    const next = new Array<Edge>(n), shapes = new Array<readonly number[]>(n), dtypes = new Array<DType>(n);
+    for (let i = 0; i < n; i++) {
+      const t = inputs[i];
+      next[i] = t && t._requiresGrad ? (t.gradFn ? { node: t.gradFn, leaf: null } : { node: null, leaf: t }) : null;
+      shapes[i] = t ? t.shape : NO_SHAPE;
+      dtypes[i] = t ? t.dtype : 'float32';
+    }
+    this.next = next;
+    this.inputShapes = shapes;
+    this.inputDtypes = dtypes;
     this.fn = fn;
-    this.saved = saved.map((tensor) => ({ tensor, version: tensor._version }));
+    const sv = new Array<{ tensor: Tensor; version: number }>(saved.length);
+    for (let i = 0; i < saved.length; i++) sv[i] = { tensor: saved[i], version: saved[i]._version };
+    this.saved = sv;
   }
 
   /** PyTorch-style class name, e.g. MulBackward0. */

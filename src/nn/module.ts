@@ -120,11 +120,12 @@ function addIndent(s: string, n: number): string {
 /** Swaps t's data for r's (same shape), keeping t's identity (optimizers hold references). */
 function setData(t: Tensor, r: Tensor): void {
   if (r === t) return;
-  const w = t as unknown as { _storage: unknown; _strides: readonly number[]; _offset: number; _base: Tensor | null };
+  const w = t as unknown as { _storage: unknown; _strides: readonly number[]; _offset: number; _base: Tensor | null; _cachedView: unknown };
   w._storage = r._storage;
   w._strides = r._strides;
   w._offset = r._offset;
   w._base = null;
+  w._cachedView = null; // the View cached by Tensor._view described the old storage
 }
 
 export interface LoadStateDictResult { missingKeys: string[]; unexpectedKeys: string[] }

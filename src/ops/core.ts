@@ -278,15 +278,23 @@ export function apply<A extends unknown[]>(spec: OpSpec<A>, inputs: Tensor[], ..
   if (record) {
     setGradEnabled(false);
     try { out = spec.forward(inputs, ...args); } catch (e) { setGradEnabled(true); prefixError(spec.name, e); } finally { setGradEnabled(true); }
-    const needs = inputs.map((t) => !!t && t._requiresGrad);
-    const sv = spec.save ? spec.save(needs) : { inputs: inputs.map((_, i) => i) };
+    const needs = new Array<boolean>(inputs.length);
+    for (let i = 0; i < inputs.length; i++) needs[i] = !!inputs[i] && inputs[i]._requiresGrad;
     const saved: Tensor[] = [];
-    for (const i of sv.inputs ?? []) if (inputs[i]) saved.push(inputs[i]);
+    let sv: { inputs?: number[]; output?: boolean } | null = null;
+    if (spec.save) {
+      sv = spec.save(needs);
+      const si = sv.inputs;
+      if (si) for (let k = 0; k < si.length; k++) if (inputs[si[k]]) saved.push(inputs[si[k]]);
+    } else {
+      for (let i = 0; i < inputs.length; i++) if (inputs[i]) saved.push(inputs[i]);
+    }
     const result = out!;
     const ctx: OpContext<A> = { inputs, out: result, args, needs };
-    if (sv.output) saved.push(result);
+    const savesOutput = sv !== null && sv.output === true;
+    if (savesOutput) saved.push(result);
     // the node must not keep the output alive unless backward needs it
-    if (!sv.output) (ctx as { out: Tensor | null }).out = null as unknown as Tensor;
+    else (ctx as { out: Tensor | null }).out = null as unknown as Tensor;
     const node = new Node(spec.name, inputs, (g) => spec.backward!(g, ctx), saved);
     result.gradFn = node;
     result._requiresGrad = true;

@@ -19,11 +19,21 @@ const bmmSpec: OpSpec<[]> = {
   },
   backward: (g, c) => {
     const [a, b] = c.inputs;
-    return [c.needs[0] ? bmm3(g, transpose(b, 1, 2)) : null, c.needs[1] ? bmm3(transpose(a, 1, 2), g) : null];
+    // each gradient in its input's layout, as PyTorch: for a column-major input (a transposed
+    // view, as linear's weight.t()) (g^T a)^T rather than a^T g, so the gradient reaching the
+    // weight is contiguous and accumulating it needs no transposing copy
+    const ga = !c.needs[0] ? null : colMajor(a) ? transpose(bmm3(b, transpose(g, 1, 2)), 1, 2) : bmm3(g, transpose(b, 1, 2));
+    const gb = !c.needs[1] ? null : colMajor(b) ? transpose(bmm3(transpose(g, 1, 2), a), 1, 2) : bmm3(transpose(a, 1, 2), g);
+    return [ga, gb];
   },
   save: (needs) => ({ inputs: [...(needs[1] ? [0] : []), ...(needs[0] ? [1] : [])] }),
 };
 function bmm3(a: Tensor, b: Tensor): Tensor { return apply(bmmSpec, [a, b]); }
+/** A [B, R, C] view whose matrices are stored column by column (a transpose of contiguous ones). */
+function colMajor(x: Tensor): boolean {
+  const [, r, c] = x.shape, st = x._strides;
+  return r > 1 && c > 1 && st[1] === 1 && st[2] === r;
+}
 
 function prep(op: string, a: Tensor, b: Tensor): [Tensor, Tensor] {
   if (!(a instanceof Tensor) || !(b instanceof Tensor)) throw new TorchError(op, 'expected two Tensors');

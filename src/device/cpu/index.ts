@@ -6,7 +6,8 @@
 import type { Backend, Handle, ReduceOp, View } from '../backend.js';
 import { isBoolOp, type BinaryOp, type TernaryOp, type UnaryOp } from '../kernels.js';
 import { registerBackend } from '../registry.js';
-import { allocHost, type DType, type HostArray } from '../../dtype.js';
+import { allocHost, ITEMSIZE, type DType, type HostArray } from '../../dtype.js';
+import { HostPool, POOL_MIN_BYTES } from './pool.js';
 import { DTypeError } from '../../errors.js';
 import { contiguousStrides } from '../../layout.js';
 import { opExpr } from './codegen.js';
@@ -15,8 +16,8 @@ import { copyView, fillView } from './copy.js';
 import { cumsum, reduce } from './reduce.js';
 import { gather, scatter, sort } from './indexing.js';
 import { matmul, type MatmulOptions } from './matmul.js';
-import { isContig, isScalarLike, numelOf } from './strided.js';
-import { nativeBinary, nativeReduceRows, nativeSoftmaxRows, nativeUnary } from './native.js';
+import { isContig, isScalarLike, numelOf, planLoops } from './strided.js';
+import { nativeBinary, nativeCopy2d, nativeReduceRows, nativeSoftmaxRows, nativeUnary } from './native.js';
 
 export { blasInfo, setNumThreads } from './matmul.js';
 
@@ -32,7 +33,13 @@ export class CpuBackend implements Backend {
   readonly name = 'cpu';
   readonly canReadSync = true;
   /** Small TypedArrays are left to the GC (see Backend.untrackedBelowBytes); larger ones are pooled. */
-  readonly untrackedBelowBytes = 64 * 1024;
+  readonly untrackedBelowBytes = POOL_MIN_BYTES;
+  /**
+   * Reclaim unreachable storage (a full GC) once tracked live bytes pass this: keeps a training
+   * loop's footprint near its working set (V8 alone would let dead buffers pile up to ~200 MB).
+   */
+  readonly reclaimBudgetBytes = Number(process.env.TORCHLET_CPU_GC_BUDGET_MB ?? 48) * 2 ** 20;
+  private readonly pool = new HostPool(Number(process.env.TORCHLET_CPU_POOL_MB ?? 128) * 2 ** 20);
   private readonly matmulOpts: MatmulOptions;
   private readonly unaryEntries = new Map<string, Map<DType, { outDtype: DType; entry: EwEntry }>>();
   private readonly binaryEntries = new Map<string, Map<DType, { outDtype: DType; entry: EwEntry }>>();
@@ -50,10 +57,18 @@ export class CpuBackend implements Backend {
   }
 
   alloc(numel: number, dtype: DType): Handle {
-    return allocHost(dtype, numel);
+    return numel * ITEMSIZE[dtype] < POOL_MIN_BYTES ? allocHost(dtype, numel) : this.pool.alloc(dtype, numel, true);
   }
-  free(_handle: Handle, _numel: number, _dtype: DType): void {
-    // garbage collected; pooling TypedArrays would only help V8 for very large buffers
+  allocUninit(numel: number, dtype: DType): Handle {
+    return numel * ITEMSIZE[dtype] < POOL_MIN_BYTES ? allocHost(dtype, numel) : this.pool.alloc(dtype, numel, false);
+  }
+  free(handle: Handle, _numel: number, _dtype: DType): void {
+    // large buffers go back to the pool; small ones (and users' arrays) are left to the GC
+    this.pool.release(handle as HostArray);
+  }
+  /** Drops the buffers the pool keeps for reuse. */
+  emptyCache(): void {
+    this.pool.emptyCache();
   }
   write(handle: Handle, _dtype: DType, src: HostArray, dstOffset: number): void {
     (handle as HostArray).set(src, dstOffset);
@@ -74,7 +89,24 @@ export class CpuBackend implements Backend {
   }
 
   copy(src: View, dst: View): void {
+    if (src.dtype === dst.dtype && this.copyNative(src, dst)) return;
     copyView(src, dst);
+  }
+  /** A strided source into a contiguous destination (transposes, permutes): the native tiled copy. */
+  private copyNative(src: View, dst: View): boolean {
+    const shape = dst.shape;
+    if (!isContig(shape, dst.strides) || isContig(shape, src.strides) || isScalarLike(shape, src.strides)) return false;
+    const p = planLoops(shape, [dst.strides, src.strides]);
+    const L = p.shape.length, ds = p.strides[0], ss = p.strides[1];
+    if (L < 2 || ds[L - 1] !== 1 || ds[L - 2] !== p.shape[L - 1]) return false;
+    const rows = p.shape[L - 2], cols = p.shape[L - 1], es = ITEMSIZE[dst.dtype];
+    const s = src.handle as HostArray, d = dst.handle as HostArray;
+    if (L === 2) return nativeCopy2d(es, s, src.offset, ss[0], ss[1], d, dst.offset, rows, cols);
+    if (L !== 3 || ds[0] !== rows * cols) return false;
+    // a batch of equal slabs: the first call decides (too small or no library: JS for all)
+    if (!nativeCopy2d(es, s, src.offset, ss[1], ss[2], d, dst.offset, rows, cols)) return false;
+    for (let b = 1; b < p.shape[0]; b++) nativeCopy2d(es, s, src.offset + b * ss[0], ss[1], ss[2], d, dst.offset + b * ds[0], rows, cols);
+    return true;
   }
   fill(dst: View, value: number): void {
     fillView(dst, value);

@@ -133,7 +133,11 @@ export function setNativeThreads(n: number): void {
   if (lib) lib.setNumThreads(n);
 }
 
-const dtypeCode = (d: DType): number => (d === 'float32' ? 0 : d === 'float64' ? 1 : -1);
+let enabled = true;
+/** Turns the native kernels off (JS kernels only) or back on; for tests and comparisons. */
+export function setNativeEnabled(on: boolean): void { enabled = on; }
+
+const dtypeCode = (d: DType): number => (!enabled ? -1 : d === 'float32' ? 0 : d === 'float64' ? 1 : -1);
 
 /**
  * y[yo..yo+n) = op(x[xo..xo+n)) natively when worthwhile; false (nothing done) otherwise.
@@ -184,7 +188,7 @@ export function nativeSoftmaxRows(log: boolean, dtype: DType, x: Ptr, xo: number
 
 /** dst[do + r*cols + c] = src[so + r*rs + c*cs] (contiguous destination); false when not handled. */
 export function nativeCopy2d(itemsize: number, src: Ptr, so: number, rs: number, cs: number, dst: Ptr, dof: number, rows: number, cols: number): boolean {
-  if (rows * cols < MIN_CHEAP) return false;
+  if (!enabled || rows * cols < MIN_CHEAP) return false;
   const l = load();
   return l !== null && l.copy2d(itemsize, src, so, rs, cs, dst, dof, rows, cols) === 1;
 }

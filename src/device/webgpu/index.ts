@@ -18,11 +18,19 @@
  * waits for it to drain: Node terminating it inside a Dawn call aborts the process.
  *
  * Storage formats are in format.ts (float32, int32, int64 held as int32, uint8/bool one per
- * 32-bit word, float16 with 'shader-f16'; no float64/bfloat16). Kernels are in shaders.ts.
+ * 32-bit word, float16 with 'shader-f16'; no float64/bfloat16). Kernels are in shaders.ts;
+ * software adapters (lavapipe, SwiftShader) get kernels shaped for CPUs (see worker.ts).
+ *
+ * Waiting for the device (a "drain") is what a training step must avoid, so this thread keeps
+ * what it knows of each buffer (GpuHandle): the range of integer values, which lets index
+ * checks skip the device, and for small buffers written from the host their exact contents,
+ * which answer reads (a loss's target check) without a round trip. A step of the MLP then
+ * waits once, for loss.item().
  *
  * Errors: argument problems throw synchronously here, and so do out-of-range gather/scatter
- * indices (checked on the device before the kernel runs, which costs one queue drain per call).
- * Failures inside the worker (device errors) are reported by the next read or synchronize.
+ * indices (known from the host, or checked on the device before the kernel runs, which costs
+ * one drain). Failures inside the worker (device errors) are reported by the next read or
+ * synchronize.
  */
 import { MessageChannel, Worker, isMainThread, receiveMessageOnPort, workerData, type MessagePort } from 'node:worker_threads';
 import { createRequire } from 'node:module';

@@ -8,6 +8,10 @@
  * the event loop of the thread that owns the device, so a thread that blocks cannot wait for
  * them. With the device here, the main thread can block (Atomics.wait) while this thread
  * finishes a readback, which gives torchlet a synchronous `readSync` and synchronous setup.
+ *
+ * Software adapters (lavapipe in CI, SwiftShader) run each workgroup on one CPU thread, where
+ * workgroup memory is plain memory and barriers are coroutine switches: they get a matmul
+ * without workgroup memory (3-4x faster there) and 1-D kernels that do 16 items per thread.
  */
 import { parentPort } from 'node:worker_threads';
 import type { DType } from '../../dtype.js';
