@@ -12,6 +12,13 @@ mkdir -p "$out"
 # No -ffast-math: NaN, Inf and signed zeros must behave as in the JS kernels.
 common=(-std=gnu11 -O3 -fPIC -shared -pthread -fvisibility=hidden -fno-math-errno -fno-trapping-math
   -fno-semantic-interposition -Wall -Wextra -Wno-unused-parameter -Wno-psabi -Wl,--as-needed -Wl,-z,noexecstack -s)
-gcc "${common[@]}" -march=x86-64 -mtune=generic -o "$out/libtorchlet_kernels.so" native/kernels.c -lm
-gcc "${common[@]}" -march=x86-64-v3 -mtune=znver3 -o "$out/libtorchlet_kernels_v3.so" native/kernels.c -lm
+# each library is written to a temporary name and renamed over the old one: a process that has
+# the old one loaded keeps its (unlinked) file instead of seeing it rewritten under it
+build() {
+  local name=$1; shift
+  gcc "${common[@]}" "$@" -o "$out/.$name.tmp" native/kernels.c -lm
+  mv -f "$out/.$name.tmp" "$out/$name"
+}
+build libtorchlet_kernels.so -march=x86-64 -mtune=generic
+build libtorchlet_kernels_v3.so -march=x86-64-v3 -mtune=znver3
 ls -l "$out"

@@ -26,12 +26,17 @@
 #include "coeffs.h"
 
 #define EXPORT __attribute__((visibility("default")))
+/* Functions whose compound expressions must round exactly as the JS kernels do (float64: the
+ * same double operations in the same order; float32: computed in double, rounded once) are
+ * compiled without FMA contraction. */
+#define NO_CONTRACT __attribute__((optimize("fp-contract=off")))
 
 /* ------------------------------------------------------------------ thread pool */
 
-/* A job is fn(ctx, begin, end) over [0, n) split into `parts` contiguous chunks; the calling
- * thread runs chunk 0 and waits for the others. Workers spin briefly after a job (ops often
- * come back to back), then sleep on a futex. */
+/* A job is fn(ctx, begin, end) over [0, n), cut into chunks that the calling thread and the
+ * workers take one at a time from a shared counter: on a busy machine a worker that is not
+ * scheduled in time simply gets fewer chunks (the caller never waits for a chunk nobody took).
+ * Workers spin briefly after a job (ops often come back to back), then sleep on a futex. */
 typedef void (*task_fn)(void *ctx, int64_t begin, int64_t end);
 
 #define MAX_THREADS 64
@@ -40,12 +45,13 @@ static int n_started = 0; /* workers running */
 static pthread_mutex_t start_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static _Atomic uint32_t job_gen = 0;
-static _Atomic int job_pending = 0;
+static _Atomic int64_t job_next = 0; /* next chunk to take */
+static _Atomic int64_t job_done = 0; /* chunks finished */
 static _Atomic int sleepers = 0;
 static task_fn job_fn;
 static void *job_ctx;
-static int64_t job_n, job_align;
-static int job_parts;
+static int64_t job_n, job_chunk, job_nchunks;
+static uint32_t start_gen[MAX_THREADS];
 
 static long futex(_Atomic uint32_t *addr, int op, uint32_t val) {
   return syscall(SYS_futex, (uint32_t *)addr, op, val, NULL, NULL, 0);
@@ -57,20 +63,22 @@ static inline void cpu_relax(void) {
 #endif
 }
 
-static void chunk_of(int part, int64_t *b, int64_t *e) {
-  /* equal chunks, boundaries rounded to job_align elements (whole cache lines per thread) */
-  int64_t per = (job_n + job_parts - 1) / job_parts;
-  per = (per + job_align - 1) / job_align * job_align;
-  int64_t lo = per * part, hi = lo + per;
-  if (lo > job_n) lo = job_n;
-  if (hi > job_n) hi = job_n;
-  *b = lo;
-  *e = hi;
+/* Takes and runs chunks of the current job until none is left. */
+static void run_chunks(void) {
+  for (;;) {
+    int64_t k = atomic_fetch_add_explicit(&job_next, 1, memory_order_acq_rel);
+    if (k >= job_nchunks) return;
+    int64_t b = k * job_chunk, e = b + job_chunk < job_n ? b + job_chunk : job_n;
+    job_fn(job_ctx, b, e);
+    atomic_fetch_add_explicit(&job_done, 1, memory_order_release);
+  }
 }
 
 static void *worker_main(void *arg) {
-  int id = (int)(intptr_t)arg; /* 1..n_threads-1 */
-  uint32_t seen = atomic_load(&job_gen);
+  int id = (int)(intptr_t)arg;
+  /* the generation current when this worker was created: a job posted before the thread got
+   * to run is still seen as new */
+  uint32_t seen = start_gen[id];
   for (;;) {
     uint32_t g;
     int spins = 0;
@@ -82,12 +90,7 @@ static void *worker_main(void *arg) {
       spins = 0;
     }
     seen = g;
-    if (id < job_parts) {
-      int64_t b, e;
-      chunk_of(id, &b, &e);
-      if (b < e) job_fn(job_ctx, b, e);
-      atomic_fetch_sub_explicit(&job_pending, 1, memory_order_release);
-    }
+    run_chunks();
   }
   return NULL;
 }
@@ -112,6 +115,7 @@ static void ensure_workers(int want) {
     pthread_attr_t attr;
     pthread_attr_init(&attr);
     pthread_attr_setstacksize(&attr, 256 * 1024);
+    start_gen[n_started + 1] = atomic_load(&job_gen);
     if (pthread_create(&t, &attr, worker_main, (void *)(intptr_t)(n_started + 1)) != 0) {
       pthread_attr_destroy(&attr);
       break;
@@ -134,35 +138,38 @@ EXPORT int tl_get_num_threads(void) {
   return n_threads;
 }
 
-/* Runs fn over [0, n) on up to n_threads threads, giving each at least `grain` elements. */
+/* Runs fn over [0, n) on up to n_threads threads when each gets at least `grain` elements;
+ * chunk boundaries are multiples of `align` elements (whole cache lines per chunk). */
 static void parallel_for(int64_t n, int64_t grain, int64_t align, task_fn fn, void *ctx) {
   int threads = tl_get_num_threads();
-  int64_t parts = grain > 0 ? n / grain : 1;
-  if (parts > threads) parts = threads;
-  if (parts <= 1) {
+  if (grain < 1) grain = 1;
+  if (align < 1) align = 1;
+  if (threads < 2 || n < 2 * grain) {
     if (n > 0) fn(ctx, 0, n);
     return;
   }
-  ensure_workers((int)parts);
-  if (n_started + 1 < parts) parts = n_started + 1;
-  if (parts <= 1) {
+  ensure_workers(threads);
+  if (n_started < 1) {
     fn(ctx, 0, n);
     return;
   }
+  /* about 4 chunks per thread, none smaller than grain / 2 */
+  int64_t chunk = n / (4 * (int64_t)threads);
+  if (chunk < grain / 2) chunk = grain / 2;
+  if (chunk < 1) chunk = 1;
+  chunk = (chunk + align - 1) / align * align;
   job_fn = fn;
   job_ctx = ctx;
   job_n = n;
-  job_align = align < 1 ? 1 : align;
-  job_parts = (int)parts;
-  /* every started worker sees the generation bump; those with id >= parts skip the job */
-  atomic_store(&job_pending, (int)parts - 1);
-  atomic_fetch_add_explicit(&job_gen, 1, memory_order_release);
+  job_chunk = chunk;
+  job_nchunks = (n + chunk - 1) / chunk;
+  atomic_store_explicit(&job_done, 0, memory_order_relaxed);
+  atomic_store_explicit(&job_next, 0, memory_order_release);
+  atomic_fetch_add_explicit(&job_gen, 1, memory_order_seq_cst);
   if (atomic_load(&sleepers) > 0) futex(&job_gen, FUTEX_WAKE_PRIVATE, INT32_MAX);
-  int64_t b, e;
-  chunk_of(0, &b, &e);
-  if (b < e) fn(ctx, b, e);
+  run_chunks();
   int spins = 0;
-  while (atomic_load_explicit(&job_pending, memory_order_acquire) > 0) {
+  while (atomic_load_explicit(&job_done, memory_order_acquire) < job_nchunks) {
     if (++spins < 20000) cpu_relax();
     else sched_yield();
   }
@@ -403,7 +410,7 @@ static void un32_task(void *vc, int64_t b, int64_t e) {
   }
 }
 
-static void un64_task(void *vc, int64_t b, int64_t e) {
+NO_CONTRACT static void un64_task(void *vc, int64_t b, int64_t e) {
   un_ctx *c = vc;
   const double *X = c->x;
   double *Y = c->y;
@@ -442,6 +449,60 @@ EXPORT int tl_unary(int dtype, int op, const void *x, int64_t xo, void *y, int64
     return 1;
   }
   return 0;
+}
+
+/* Unary ops over an n-d layout whose innermost dim is contiguous in x and out (e.g. a column
+ * block of a matrix, as the gates of an LSTM): an odometer over the outer dims.
+ * dims (doubles): ndim, shape[ndim], out strides[ndim], x strides[ndim]. */
+#define UND_MAX 12
+typedef struct { int dtype, op, nd; int64_t shape[UND_MAX], os[UND_MAX], xs[UND_MAX]; const char *x; char *o; size_t es; } und_ctx;
+
+static void unary_nd_task(void *vc, int64_t b, int64_t e) {
+  und_ctx *c = vc;
+  int L = c->nd - 1;
+  int64_t inner = c->shape[L];
+  int64_t idx[UND_MAX], xo = 0, oo = 0, rem = b;
+  for (int d = L - 1; d >= 0; d--) {
+    idx[d] = rem % c->shape[d];
+    rem /= c->shape[d];
+    xo += idx[d] * c->xs[d];
+    oo += idx[d] * c->os[d];
+  }
+  for (int64_t q = b; q < e; q++) {
+    un_ctx uc = {c->op, c->x + xo * c->es, c->o + oo * c->es};
+    if (c->dtype == 0) un32_task(&uc, 0, inner); else un64_task(&uc, 0, inner);
+    for (int d = L - 1; d >= 0; d--) {
+      xo += c->xs[d]; oo += c->os[d];
+      if (++idx[d] < c->shape[d]) break;
+      idx[d] = 0;
+      xo -= c->xs[d] * c->shape[d]; oo -= c->os[d] * c->shape[d];
+    }
+  }
+}
+
+/** Unary op over an n-d layout (see unary_nd_task); 0 when the op or layout is not handled. */
+EXPORT int tl_unary_nd(int dtype, int op, const double *dims, const void *x, int64_t xo, void *out, int64_t oo) {
+  if (dtype == 0 ? (op < 0 || op > U_SOFTPLUS)
+      : dtype == 1 ? !(op == U_NEG || op == U_ABS || op == U_SQRT || op == U_RSQRT || op == U_RECIPROCAL || op == U_SQUARE || op == U_RELU)
+      : 1) return 0;
+  und_ctx c;
+  c.dtype = dtype; c.op = op; c.nd = (int)dims[0];
+  if (c.nd < 1 || c.nd > UND_MAX) return 0;
+  c.es = dtype == 0 ? 4 : 8;
+  int64_t outer = 1;
+  for (int d = 0; d < c.nd; d++) {
+    c.shape[d] = (int64_t)dims[1 + d];
+    c.os[d] = (int64_t)dims[1 + c.nd + d];
+    c.xs[d] = (int64_t)dims[1 + 2 * c.nd + d];
+    if (d < c.nd - 1) outer *= c.shape[d];
+  }
+  int L = c.nd - 1;
+  if (c.os[L] != 1 || c.xs[L] != 1) return 0;
+  c.x = (const char *)x + xo * c.es;
+  c.o = (char *)out + oo * c.es;
+  int64_t inner = c.shape[L] > 0 ? c.shape[L] : 1;
+  parallel_for(outer, (unary_is_transcendental(op) ? GRAIN_TRANSCENDENTAL : GRAIN_CHEAP) / inner + 1, 1, unary_nd_task, &c);
+  return 1;
 }
 
 /* Binary ops. mode: 0 both contiguous, 1 x is one broadcast value, 2 y is. */
@@ -518,7 +579,14 @@ static inline vf v_silu_bwd(vf g, vf y) {
   return g * (s * (1.0f + y * (1.0f - s)));
 }
 
-static void bin32_task(void *vc, int64_t b0, int64_t e0) {
+
+static void bin32_vec_task(void *vc, int64_t b0, int64_t e0) {
+  bin_ctx *c = vc;
+  if (c->op == B_GELU_BWD) BVLOOP(v_gelu_bwd(a, b));
+  else BVLOOP(v_silu_bwd(a, b));
+}
+
+NO_CONTRACT static void bin32_task(void *vc, int64_t b0, int64_t e0) {
   bin_ctx *c = vc;
   switch (c->op) {
     case B_ADD: BLOOP(float, a + b); break;
@@ -531,12 +599,10 @@ static void bin32_task(void *vc, int64_t b0, int64_t e0) {
     /* compound expressions in double, rounded once, as the JS kernels compute them */
     case B_SIGMOID_BWD: BLOOP(float, (float)((double)a * ((double)b * (1.0 - (double)b)))); break;
     case B_TANH_BWD: BLOOP(float, (float)((double)a * (1.0 - (double)b * (double)b))); break;
-    case B_GELU_BWD: BVLOOP(v_gelu_bwd(a, b)); break;
-    case B_SILU_BWD: BVLOOP(v_silu_bwd(a, b)); break;
     default: break;
   }
 }
-static void bin64_task(void *vc, int64_t b0, int64_t e0) {
+NO_CONTRACT static void bin64_task(void *vc, int64_t b0, int64_t e0) {
   bin_ctx *c = vc;
   switch (c->op) {
     case B_ADD: BLOOP(double, a + b); break;
@@ -562,7 +628,8 @@ EXPORT int tl_binary(int dtype, int op, int mode, const void *x, int64_t xo, con
     c.x = (const float *)x + xo;
     c.y = (const float *)y + yo;
     c.out = (float *)out + oo;
-    parallel_for(n, op == B_GELU_BWD || op == B_SILU_BWD ? GRAIN_TRANSCENDENTAL : GRAIN_CHEAP, 16, bin32_task, &c);
+    if (op == B_GELU_BWD || op == B_SILU_BWD) parallel_for(n, GRAIN_TRANSCENDENTAL, 16, bin32_vec_task, &c);
+    else parallel_for(n, GRAIN_CHEAP, 16, bin32_task, &c);
     return 1;
   }
   if (dtype == 1) {
@@ -574,6 +641,66 @@ EXPORT int tl_binary(int dtype, int op, int mode, const void *x, int64_t xo, con
     return 1;
   }
   return 0;
+}
+
+/* Broadcasting binary ops: an odometer over the outer dims, the innermost dim through the
+ * contiguous kernels above (each input's innermost stride is 0 or 1, the output's 1).
+ * dims (doubles): ndim, then shape[ndim], out strides[ndim], x strides[ndim], y strides[ndim]. */
+#define ND_MAX 12
+typedef struct { int dtype, op, nd; int64_t shape[ND_MAX], os[ND_MAX], xs[ND_MAX], ys[ND_MAX]; const char *x, *y; char *o; size_t es; } nd_ctx;
+
+static void binary_nd_task(void *vc, int64_t b, int64_t e) {
+  nd_ctx *c = vc;
+  int L = c->nd - 1;
+  int64_t inner = c->shape[L];
+  int mode = c->xs[L] == 0 ? 1 : c->ys[L] == 0 ? 2 : 0;
+  /* decode the first outer index */
+  int64_t idx[ND_MAX], xo = 0, yo = 0, oo = 0, rem = b;
+  for (int d = L - 1; d >= 0; d--) {
+    idx[d] = rem % c->shape[d];
+    rem /= c->shape[d];
+    xo += idx[d] * c->xs[d];
+    yo += idx[d] * c->ys[d];
+    oo += idx[d] * c->os[d];
+  }
+  for (int64_t q = b; q < e; q++) {
+    bin_ctx bc = {c->op, mode, c->x + xo * c->es, c->y + yo * c->es, c->o + oo * c->es};
+    if (c->dtype == 1) bin64_task(&bc, 0, inner);
+    else if (c->op == B_GELU_BWD || c->op == B_SILU_BWD) bin32_vec_task(&bc, 0, inner);
+    else bin32_task(&bc, 0, inner);
+    for (int d = L - 1; d >= 0; d--) {
+      xo += c->xs[d]; yo += c->ys[d]; oo += c->os[d];
+      if (++idx[d] < c->shape[d]) break;
+      idx[d] = 0;
+      xo -= c->xs[d] * c->shape[d]; yo -= c->ys[d] * c->shape[d]; oo -= c->os[d] * c->shape[d];
+    }
+  }
+}
+
+/** Binary op over an n-d layout (see binary_nd_task); returns 0 when the layout is not one it takes. */
+EXPORT int tl_binary_nd(int dtype, int op, const double *dims, const void *x, int64_t xo, const void *y, int64_t yo, void *out, int64_t oo) {
+  if ((dtype != 0 && dtype != 1) || op < 0 || op > (dtype == 0 ? B_SILU_BWD : B_TANH_BWD)) return 0;
+  nd_ctx c;
+  c.dtype = dtype; c.op = op; c.nd = (int)dims[0];
+  if (c.nd < 1 || c.nd > ND_MAX) return 0;
+  c.es = dtype == 0 ? 4 : 8;
+  int64_t outer = 1;
+  for (int d = 0; d < c.nd; d++) {
+    c.shape[d] = (int64_t)dims[1 + d];
+    c.os[d] = (int64_t)dims[1 + c.nd + d];
+    c.xs[d] = (int64_t)dims[1 + 2 * c.nd + d];
+    c.ys[d] = (int64_t)dims[1 + 3 * c.nd + d];
+    if (d < c.nd - 1) outer *= c.shape[d];
+  }
+  int L = c.nd - 1;
+  if (c.os[L] != 1 || (c.xs[L] != 0 && c.xs[L] != 1) || (c.ys[L] != 0 && c.ys[L] != 1) || (c.xs[L] == 0 && c.ys[L] == 0)) return 0;
+  c.x = (const char *)x + xo * c.es;
+  c.y = (const char *)y + yo * c.es;
+  c.o = (char *)out + oo * c.es;
+  int64_t inner = c.shape[L] > 0 ? c.shape[L] : 1;
+  int heavy = op == B_GELU_BWD || op == B_SILU_BWD;
+  parallel_for(outer, (heavy ? GRAIN_TRANSCENDENTAL : GRAIN_CHEAP) / inner + 1, 1, binary_nd_task, &c);
+  return 1;
 }
 
 /* ------------------------------------------------------------------ row reductions */
@@ -756,7 +883,7 @@ static void softmax_rows_f32(const float *x, float *y, int64_t n, int log) {
     for (; i < n; i++) y[i] = y[i] / sf;
   }
 }
-static void softmax_rows_f64(const double *x, double *y, int64_t n, int log_) {
+NO_CONTRACT static void softmax_rows_f64(const double *x, double *y, int64_t n, int log_) {
   double m = maxmin_f64(x, n, 1), s = 0;
   for (int64_t i = 0; i < n; i++) { double e = exp(x[i] - m); y[i] = e; s += e; }
   if (log_) {
@@ -899,5 +1026,336 @@ EXPORT int tl_copy2d(int es, const void *src, int64_t so, int64_t rs, int64_t cs
   return 1;
 }
 
+/* ------------------------------------------------------------------ windows: im2col, col2im, max pooling */
+
+/* Geometry passed as doubles (exact integers), in this order (src/device/cpu/native.ts: WIN_*). */
+typedef struct {
+  int64_t N, C, H, W, kh, kw, sh, sw, dh, dw, pt, pl, OH, OW;
+  int64_t xo, xsN, xsC, xsH, xsW;                 /* source (image or cols) offset and strides */
+  int64_t dof, dsN, dsC, dsKH, dsKW, dsOH, dsOW;  /* im2col destination / col2im source (cols) */
+  double pad;
+} win_geom;
+
+static void read_geom(const double *p, win_geom *g) {
+  int64_t *f = &g->N;
+  for (int i = 0; i < 26; i++) f[i] = (int64_t)p[i];
+  g->pad = p[26];
+}
+
+/* [lo, hi): output positions o with 0 <= o*stride - pad + k <= n - 1 (as validRange in windows.ts) */
+static void valid_range(int64_t n, int64_t out, int64_t stride, int64_t pad, int64_t k, int64_t *lo, int64_t *hi) {
+  int64_t a = pad - k;
+  int64_t l = a <= 0 ? 0 : (a + stride - 1) / stride;
+  int64_t num = n - 1 + pad - k;
+  int64_t h = num < 0 ? 0 : num / stride + 1; /* floor for num >= 0; num < 0 gives no valid position */
+  if (num < 0) h = 0;
+  if (h > out) h = out;
+  if (l < 0) l = 0;
+  *lo = l;
+  *hi = h > l ? h : l;
+}
+
+typedef struct { int dtype; win_geom g; const void *x; void *d; const double *ix; } win_ctx;
+
+#define IM2COL_BODY(T)                                                                               \
+  do {                                                                                               \
+    const T *S = c->x; T *D = c->d; const T pad = (T)g->pad;                                         \
+    for (int64_t nc = b; nc < e; nc++) {                                                             \
+      int64_t n = nc / g->C, ch = nc % g->C;                                                         \
+      for (int64_t kj = 0; kj < g->kw; kj++) {                                                       \
+        int64_t owLo, owHi;                                                                          \
+        valid_range(g->W, g->OW, g->sw, g->pl, kj * g->dw, &owLo, &owHi);                             \
+        for (int64_t ki = 0; ki < g->kh; ki++) {                                                     \
+          int64_t ohLo, ohHi;                                                                        \
+          valid_range(g->H, g->OH, g->sh, g->pt, ki * g->dh, &ohLo, &ohHi);                           \
+          int64_t dBase = g->dof + n * g->dsN + ch * g->dsC + ki * g->dsKH + kj * g->dsKW;             \
+          int64_t sBase = g->xo + n * g->xsN + ch * g->xsC + (ki * g->dh - g->pt) * g->xsH + (kj * g->dw - g->pl) * g->xsW; \
+          for (int64_t oh = 0; oh < g->OH; oh++) {                                                   \
+            T *rd = D + dBase + oh * g->dsOH;                                                        \
+            int64_t dOW = g->dsOW;                                                                   \
+            if (oh < ohLo || oh >= ohHi) { for (int64_t ow = 0; ow < g->OW; ow++) rd[ow * dOW] = pad; continue; } \
+            for (int64_t ow = 0; ow < owLo; ow++) rd[ow * dOW] = pad;                                \
+            const T *rs = S + sBase + oh * g->sh * g->xsH;                                           \
+            int64_t step = g->sw * g->xsW;                                                           \
+            if (dOW == 1 && step == 1) memcpy(rd + owLo, rs + owLo, (size_t)(owHi - owLo) * sizeof(T)); \
+            else for (int64_t ow = owLo; ow < owHi; ow++) rd[ow * dOW] = rs[ow * step];              \
+            for (int64_t ow = owHi; ow < g->OW; ow++) rd[ow * dOW] = pad;                            \
+          }                                                                                          \
+        }                                                                                            \
+      }                                                                                              \
+    }                                                                                                \
+  } while (0)
+
+static void im2col_task(void *vc, int64_t b, int64_t e) {
+  win_ctx *c = vc;
+  const win_geom *g = &c->g;
+  if (c->dtype == 0) IM2COL_BODY(float); else IM2COL_BODY(double);
+}
+
+/** im2col: the windows of x (any strides, padding reads geom.pad) into d (any strides). */
+EXPORT int tl_im2col(int dtype, const double *geom, const void *x, void *d) {
+  if (dtype != 0 && dtype != 1) return 0;
+  win_ctx c = {dtype, {0}, x, d, NULL};
+  read_geom(geom, &c.g);
+  int64_t per = c.g.kh * c.g.kw * c.g.OH * c.g.OW;
+  parallel_for(c.g.N * c.g.C, GRAIN_CHEAP / (per > 0 ? per : 1) + 1, 1, im2col_task, &c);
+  return 1;
+}
+
+/* col2im: out (contiguous [N, C, H, W], zeroed, at offset xo) += the windows of cols (d* strides).
+ * Per image the additions come in the JS kernel's order (ki, kj, oh, ow), so results match. */
+#define COL2IM_BODY(T)                                                                               \
+  do {                                                                                               \
+    const T *S = c->x; T *O = c->d;                                                                  \
+    for (int64_t nc = b; nc < e; nc++) {                                                             \
+      int64_t n = nc / g->C, ch = nc % g->C;                                                         \
+      T *img = O + g->xo + nc * g->H * g->W;                                                         \
+      for (int64_t ki = 0; ki < g->kh; ki++) {                                                       \
+        int64_t ohLo, ohHi;                                                                          \
+        valid_range(g->H, g->OH, g->sh, g->pt, ki * g->dh, &ohLo, &ohHi);                             \
+        for (int64_t kj = 0; kj < g->kw; kj++) {                                                     \
+          int64_t owLo, owHi;                                                                        \
+          valid_range(g->W, g->OW, g->sw, g->pl, kj * g->dw, &owLo, &owHi);                           \
+          int64_t cBase = g->dof + n * g->dsN + ch * g->dsC + ki * g->dsKH + kj * g->dsKW;             \
+          for (int64_t oh = ohLo; oh < ohHi; oh++) {                                                 \
+            T *orow = img + (oh * g->sh - g->pt + ki * g->dh) * g->W + (kj * g->dw - g->pl);          \
+            const T *crow = S + cBase + oh * g->dsOH;                                                \
+            if (g->sw == 1 && g->dsOW == 1) for (int64_t ow = owLo; ow < owHi; ow++) orow[ow] += crow[ow]; \
+            else for (int64_t ow = owLo; ow < owHi; ow++) orow[ow * g->sw] += crow[ow * g->dsOW];    \
+          }                                                                                          \
+        }                                                                                            \
+      }                                                                                              \
+    }                                                                                                \
+  } while (0)
+
+static void col2im_task(void *vc, int64_t b, int64_t e) {
+  win_ctx *c = vc;
+  const win_geom *g = &c->g;
+  if (c->dtype == 0) COL2IM_BODY(float); else COL2IM_BODY(double);
+}
+
+/** col2im: sums the windows of cols into the zero-filled contiguous image out. */
+EXPORT int tl_col2im(int dtype, const double *geom, const void *cols, void *out) {
+  if (dtype != 0 && dtype != 1) return 0;
+  win_ctx c = {dtype, {0}, cols, out, NULL};
+  read_geom(geom, &c.g);
+  int64_t per = c.g.kh * c.g.kw * c.g.OH * c.g.OW;
+  parallel_for(c.g.N * c.g.C, GRAIN_CHEAP / (per > 0 ? per : 1) + 1, 1, col2im_task, &c);
+  return 1;
+}
+
+/* max pooling: values (contiguous [N, C, OH, OW], at offset dof) and int64 indices h*W + w (as
+ * doubles, at offset dsN); the first maximum, or the last NaN, as windows.ts's maxPoolCpu.
+ * The 2x2, stride 2, unpadded window with unit column stride (by far the most common) has its
+ * own loop; everything else the general one, with the geometry in locals. */
+/* branch-free (max comparisons on real data mispredict half the time) */
+#define MAX_STEP(val, pos) do { __typeof__(best) v_ = (val); int t_ = (v_ > best) | (v_ != v_); best = t_ ? v_ : best; at = t_ ? (pos) : at; } while (0)
+
+/* One row of 2x2/stride-2 float32 windows, 8 at a time: even/odd columns of two input rows. */
+static void maxpool2x2_row_f32(const float *r0, const float *r1, int64_t OW, int64_t p0, int64_t W, float *vo, double *io) {
+  int64_t ow = 0;
+  if (p0 + W + 2 * OW < INT32_MAX) {
+    typedef double vd4l __attribute__((vector_size(32)));
+    typedef int32_t vi4 __attribute__((vector_size(16)));
+    for (; ow + 8 <= OW; ow += 8) {
+      vf a0 = ld(r0 + 2 * ow), a1 = ld(r0 + 2 * ow + 8), b0 = ld(r1 + 2 * ow), b1 = ld(r1 + 2 * ow + 8);
+      const vi ev = {0, 2, 4, 6, 8, 10, 12, 14}, od = {1, 3, 5, 7, 9, 11, 13, 15};
+      vf x00 = __builtin_shuffle(a0, a1, ev), x01 = __builtin_shuffle(a0, a1, od);
+      vf x10 = __builtin_shuffle(b0, b1, ev), x11 = __builtin_shuffle(b0, b1, od);
+      vi w = {0, 2, 4, 6, 8, 10, 12, 14};
+      w = w + (int32_t)(p0 + 2 * ow);
+      vf best = x00;
+      vi at = w, m;
+      m = (x01 > best) | (x01 != x01); best = sel(m, x01, best); at = (m & (w + 1)) | (~m & at);
+      m = (x10 > best) | (x10 != x10); best = sel(m, x10, best); at = (m & (w + (int32_t)W)) | (~m & at);
+      m = (x11 > best) | (x11 != x11); best = sel(m, x11, best); at = (m & (w + (int32_t)W + 1)) | (~m & at);
+      st(vo + ow, best);
+      vi4 lo = {at[0], at[1], at[2], at[3]}, hi = {at[4], at[5], at[6], at[7]};
+      vd4l dl = __builtin_convertvector(lo, vd4l), dh = __builtin_convertvector(hi, vd4l);
+      memcpy(io + ow, &dl, 32);
+      memcpy(io + ow + 4, &dh, 32);
+    }
+  }
+  for (; ow < OW; ow++) {
+    int64_t w = 2 * ow;
+    float best = r0[w]; int64_t at = p0 + w;
+    MAX_STEP(r0[w + 1], p0 + w + 1);
+    MAX_STEP(r1[w], p0 + W + w);
+    MAX_STEP(r1[w + 1], p0 + W + w + 1);
+    vo[ow] = best;
+    io[ow] = (double)at;
+  }
+}
+#define POOL_ROW_FAST(T) _Generic((T)0, float: 1, default: 0)
+#define MAXPOOL_BODY(T)                                                                              \
+  do {                                                                                               \
+    const T *S = c->x; T *V = c->d; double *IX = (double *)c->ix;                                    \
+    const int64_t C = g->C, H = g->H, W = g->W, OH = g->OH, OW = g->OW, kh = g->kh, kw = g->kw;      \
+    const int64_t sh = g->sh, sw = g->sw, dh = g->dh, dw = g->dw, pt = g->pt, pl = g->pl;             \
+    const int64_t xsN = g->xsN, xsC = g->xsC, xsH = g->xsH, xsW = g->xsW;                             \
+    const int fast = kh == 2 && kw == 2 && sh == 2 && sw == 2 && dh == 1 && dw == 1 && pt == 0 && pl == 0 \
+      && xsW == 1 && 2 * OH <= H && 2 * OW <= W;                                                     \
+    for (int64_t nc = b; nc < e; nc++) {                                                             \
+      int64_t n = nc / C, ch = nc % C;                                                               \
+      const T *base = S + g->xo + n * xsN + ch * xsC;                                                \
+      int64_t o = nc * OH * OW;                                                                      \
+      T *vo = V + g->dof + o; double *io = IX + g->dsN + o;                                          \
+      if (fast) {                                                                                    \
+        for (int64_t oh = 0; oh < OH; oh++) {                                                        \
+          const T *r0 = base + 2 * oh * xsH, *r1 = r0 + xsH;                                         \
+          int64_t p0 = 2 * oh * W;                                                                   \
+          if (POOL_ROW_FAST(T)) {                                                                    \
+            maxpool2x2_row_f32((const float *)r0, (const float *)r1, OW, p0, W, (float *)(vo + oh * OW), io + oh * OW); \
+            continue;                                                                                \
+          }                                                                                          \
+          for (int64_t ow = 0; ow < OW; ow++) {                                                      \
+            int64_t w = 2 * ow;                                                                      \
+            T best = r0[w]; int64_t at = p0 + w;                                                     \
+            MAX_STEP(r0[w + 1], p0 + w + 1);                                                         \
+            MAX_STEP(r1[w], p0 + W + w);                                                             \
+            MAX_STEP(r1[w + 1], p0 + W + w + 1);                                                     \
+            vo[oh * OW + ow] = best;                                                                 \
+            io[oh * OW + ow] = (double)at;                                                           \
+          }                                                                                          \
+        }                                                                                            \
+        continue;                                                                                    \
+      }                                                                                              \
+      for (int64_t oh = 0; oh < OH; oh++) {                                                          \
+        int64_t h0 = oh * sh - pt;                                                                   \
+        for (int64_t ow = 0; ow < OW; ow++) {                                                        \
+          int64_t w0 = ow * sw - pl;                                                                 \
+          T best = -INFINITY; int64_t at = -1;                                                       \
+          for (int64_t ki = 0; ki < kh; ki++) {                                                      \
+            int64_t h = h0 + ki * dh;                                                                \
+            if (h < 0 || h >= H) continue;                                                           \
+            const T *row = base + h * xsH;                                                           \
+            for (int64_t kj = 0; kj < kw; kj++) {                                                    \
+              int64_t w = w0 + kj * dw;                                                              \
+              if (w < 0 || w >= W) continue;                                                         \
+              T val = row[w * xsW];                                                                  \
+              if (at < 0 || val > best || val != val) { best = val; at = h * W + w; }                \
+            }                                                                                        \
+          }                                                                                          \
+          vo[oh * OW + ow] = at < 0 ? -INFINITY : best;                                              \
+          io[oh * OW + ow] = at < 0 ? 0 : (double)at;                                                \
+        }                                                                                            \
+      }                                                                                              \
+    }                                                                                                \
+  } while (0)
+
+static void maxpool_task(void *vc, int64_t b, int64_t e) {
+  win_ctx *c = vc;
+  const win_geom *g = &c->g;
+  if (c->dtype == 0) MAXPOOL_BODY(float); else MAXPOOL_BODY(double);
+}
+
+EXPORT int tl_maxpool(int dtype, const double *geom, const void *x, void *values, double *indices) {
+  if (dtype != 0 && dtype != 1) return 0;
+  win_ctx c = {dtype, {0}, x, values, indices};
+  read_geom(geom, &c.g);
+  int64_t per = c.g.kh * c.g.kw * c.g.OH * c.g.OW;
+  parallel_for(c.g.N * c.g.C, GRAIN_CHEAP / (per > 0 ? per : 1) + 1, 1, maxpool_task, &c);
+  return 1;
+}
+
+/* max-pool backward: out (zeroed contiguous [N, C, H, W] at dof) gets grad (contiguous, at xo)
+ * added at each window's index (at dsN). */
+#define MAXPOOL_BWD_BODY(T)                                                                          \
+  do {                                                                                               \
+    const T *S = c->x; T *O = c->d; const double *IX = c->ix;                                        \
+    int64_t plane = g->OH * g->OW, HW = g->H * g->W;                                                 \
+    for (int64_t nc = b; nc < e; nc++) {                                                             \
+      T *ob = O + g->dof + nc * HW;                                                                  \
+      const T *sb = S + g->xo + nc * plane;                                                          \
+      const double *ib = IX + g->dsN + nc * plane;                                                   \
+      for (int64_t k = 0; k < plane; k++) ob[(int64_t)ib[k]] += sb[k];                               \
+    }                                                                                                \
+  } while (0)
+
+static void maxpool_bwd_task(void *vc, int64_t b, int64_t e) {
+  win_ctx *c = vc;
+  const win_geom *g = &c->g;
+  if (c->dtype == 0) MAXPOOL_BWD_BODY(float); else MAXPOOL_BWD_BODY(double);
+}
+
+EXPORT int tl_maxpool_backward(int dtype, const double *geom, const void *grad, const double *indices, void *out) {
+  if (dtype != 0 && dtype != 1) return 0;
+  win_ctx c = {dtype, {0}, grad, out, indices};
+  read_geom(geom, &c.g);
+  int64_t per = c.g.OH * c.g.OW;
+  parallel_for(c.g.N * c.g.C, GRAIN_CHEAP / (per > 0 ? per : 1) + 1, 1, maxpool_bwd_task, &c);
+  return 1;
+}
+
+/* ------------------------------------------------------------------ fused Adam / AdamW */
+
+/* The arithmetic of src/optim/fused.ts adamKernel, operation by operation. float64 state is
+ * computed in double exactly as there (bit for bit); float32 state in float32 arithmetic, as
+ * PyTorch's own Adam does (the double divisions and square root cost 5x more). */
+typedef struct {
+  int dtype, decoupled, maximize, amsgrad;
+  double lr, beta1, beta2, eps, wd, step_size, bc2_sqrt;
+  void *P, *M, *V, *MX; const void *G;
+} adam_ctx;
+
+/* AMS and DEC are compile-time constants in each expansion: conditional loads and stores inside
+ * a vectorised loop become masked moves, which are slow (microcoded on AMD). */
+#define ADAM_LOOP(T, AMS, DEC)                                                                       \
+  for (int64_t i = b; i < e; i++) {                                                                  \
+    T p = P[i];                                                                                      \
+    if (DEC) { p = p * decay; P[i] = p; }                                                            \
+    T d = G[i];                                                                                      \
+    d = maximize ? -d : d;                                                                           \
+    d = coupled ? d + wd * p : d;                                                                    \
+    T m0 = M[i];                                                                                     \
+    T m = small1 ? m0 + w1 * (d - m0) : d - (d - m0) * omw1;                                         \
+    M[i] = m;                                                                                        \
+    T v = V[i] * beta2;                                                                              \
+    v = v + c2 * d * d;                                                                              \
+    V[i] = v;                                                                                        \
+    T s = v;                                                                                         \
+    if (AMS) { T a = MX[i]; T mx = a > v ? a : (v != v ? v : (a != a ? a : v)); MX[i] = mx; s = mx; } \
+    T denom = _Generic(s, float: sqrtf, default: sqrt)(s) / bc2 + eps;                               \
+    P[i] = p + nstep * m / denom;                                                                    \
+  }
+
+#define ADAM_BODY(T)                                                                                 \
+  do {                                                                                               \
+    T *P = c->P, *M = c->M, *V = c->V, *MX = c->MX; const T *G = c->G;                                \
+    const T wd = (T)c->wd, beta2 = (T)c->beta2, eps = (T)c->eps, bc2 = (T)c->bc2_sqrt;                \
+    const T decay = (T)(1 - c->lr * c->wd), w1 = (T)(1 - c->beta1), c2 = (T)(1 - c->beta2);           \
+    const T nstep = (T)-c->step_size, omw1 = (T)(1 - (1 - c->beta1));                                 \
+    const int coupled = !c->decoupled && c->wd != 0, decoupled = c->decoupled && c->wd != 0;          \
+    const int small1 = fabs(1 - c->beta1) < 0.5, maximize = c->maximize, amsgrad = c->amsgrad;        \
+    if (amsgrad) { if (decoupled) ADAM_LOOP(T, 1, 1) else ADAM_LOOP(T, 1, 0) }                        \
+    else { if (decoupled) ADAM_LOOP(T, 0, 1) else ADAM_LOOP(T, 0, 0) }                                \
+  } while (0)
+
+static void adam32_task(void *vc, int64_t b, int64_t e) {
+  adam_ctx *c = vc;
+  ADAM_BODY(float);
+}
+
+NO_CONTRACT static void adam64_task(void *vc, int64_t b, int64_t e) {
+  adam_ctx *c = vc;
+  ADAM_BODY(double);
+}
+
+/** One Adam/AdamW step over n contiguous elements; hp = [lr, beta1, beta2, eps, weightDecay,
+ * decoupled, maximize, stepSize, bc2Sqrt, amsgrad]. MX is ignored unless amsgrad. */
+EXPORT int tl_adam(int dtype, int64_t n, const double *hp, void *P, int64_t po, const void *G, int64_t go,
+                   void *M, int64_t mo, void *V, int64_t vo, void *MX, int64_t xo) {
+  if (dtype != 0 && dtype != 1) return 0;
+  size_t es = dtype == 0 ? 4 : 8;
+  adam_ctx c;
+  c.dtype = dtype;
+  c.lr = hp[0]; c.beta1 = hp[1]; c.beta2 = hp[2]; c.eps = hp[3]; c.wd = hp[4];
+  c.decoupled = hp[5] != 0; c.maximize = hp[6] != 0; c.step_size = hp[7]; c.bc2_sqrt = hp[8]; c.amsgrad = hp[9] != 0;
+  c.P = (char *)P + po * es; c.G = (const char *)G + go * es; c.M = (char *)M + mo * es; c.V = (char *)V + vo * es;
+  c.MX = c.amsgrad ? (char *)MX + xo * es : NULL;
+  parallel_for(n, GRAIN_CHEAP / 4, 16, dtype == 0 ? adam32_task : adam64_task, &c);
+  return 1;
+}
+
 /** Version of the exported interface (bumped whenever a signature or op code changes). */
-EXPORT int tl_abi_version(void) { return 1; }
+EXPORT int tl_abi_version(void) { return 4; }

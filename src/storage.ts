@@ -24,13 +24,13 @@ function release(h: Held): void {
 // reaches; V8's cleanupSome (from a context created with the flag on) plus a forced gc()
 // reclaim synchronously when a device's live bytes pass a budget.
 interface Registry<T> { register(o: object, v: T, token?: object): void; unregister(token: object): void; cleanupSome?(): void }
-let forceGc: (() => void) | null = null;
+let forceGc: ((opts?: { type: 'major' | 'minor' }) => void) | null = null;
 function makeRegistry(): Registry<Held> {
   try {
     v8.setFlagsFromString('--expose-gc');
     v8.setFlagsFromString('--harmony-weak-refs-with-cleanup-some');
     const ctx = vm.createContext({});
-    forceGc = vm.runInContext('gc', ctx) as () => void;
+    forceGc = vm.runInContext('gc', ctx) as (opts?: { type: 'major' | 'minor' }) => void;
     const FR = vm.runInContext('FinalizationRegistry', ctx) as typeof FinalizationRegistry;
     const r = new FR<Held>(release) as unknown as Registry<Held>;
     if (typeof r.cleanupSome === 'function') return r;
@@ -55,6 +55,10 @@ function maybeReclaim(backend: Backend, incoming: number): void {
   reclaimUnreachable();
   // grow the budget with what is really live, so gc() runs rarely in steady state
   budgets.set(backend.name, Math.max(base, 2 * (m.bytes + incoming)));
+}
+/** A minor GC (scavenge): frees recently allocated objects that are already unreachable, with their ArrayBuffers. */
+export function collectYoung(): void {
+  if (forceGc) forceGc({ type: 'minor' });
 }
 /** Frees the device memory of every tensor the program can no longer reach (a full GC). */
 export function reclaimUnreachable(): void {

@@ -289,6 +289,7 @@ export class Tensor {
   /** Frees this tensor's device memory now (views of it become unusable). */
   dispose(): void {
     this._storage.dispose();
+    this._cachedView = null;
     this.grad = null;
     this.gradFn = null;
   }

@@ -815,6 +815,13 @@ t.test('webgpu backend', { skip: reason ?? false }, async (t) => {
     const d0 = drains();
     be.gather(view(src, [8]), 0, view(ui, [4]), view(empty('float32', 4), [4]));
     t.equal(drains(), d0 + 1, 'indices in an uninitialised buffer written by a kernel are checked on the device');
+    const uh = { handle: be.allocUninit!(3, 'int64'), dtype: 'int64' as DType, vals: [] as number[] };
+    be.write(uh.handle, 'int64', Float64Array.from([7, 0, 3]), 0);
+    const d1 = drains();
+    const og = view(empty('float32', 3), [3]);
+    be.gather(view(src, [8]), 0, view(uh, [3]), og);
+    t.equal(drains(), d1, 'indices the host wrote over all of it are known');
+    t.same(read(og), [1, 8, 5]);
   });
 
   t.test('fused Adam step equals the cpu update', async (t) => {

@@ -77,14 +77,14 @@ export function broadcastView(op: string, x: Tensor, shape: readonly number[]): 
 
 export function castRaw(x: Tensor, dtype: DType): Tensor {
   if (x.dtype === dtype) return x;
-  const out = empty_(x._backend, x.shape, dtype);
+  const out = empty_(x._backend, x.shape, dtype, true);
   x._backend.copy(x._view, out._view);
   return out;
 }
 
 export function contiguousRaw(x: Tensor): Tensor {
   if (x.isContiguous()) return x;
-  const out = empty_(x._backend, x.shape, x.dtype);
+  const out = empty_(x._backend, x.shape, x.dtype, true);
   x._backend.copy(x._view, out._view);
   return out;
 }
@@ -110,7 +110,7 @@ export function unaryRaw(op: UnaryOp, x: Tensor): Tensor {
   }
   const cd = computeDtype(be, x.dtype);
   const xin = castRaw(x, cd);
-  const out = empty_(be, x.shape, isBoolOp(op) ? 'bool' : cd);
+  const out = empty_(be, x.shape, isBoolOp(op) ? 'bool' : cd, true);
   if (out.numel() > 0) be.unary(op, xin._view, out._view);
   return isBoolOp(op) ? out : castRaw(out, x.dtype);
 }
@@ -127,7 +127,7 @@ export function binaryRaw(op: BinaryOp, a: Tensor, b: Tensor, outShape?: readonl
   const shape = outShape ?? broadcastShapes(op, a.shape, b.shape);
   const cd = computeDtype(be, a.dtype);
   const ac = castRaw(a, cd), bc = castRaw(b, cd);
-  const out = empty_(be, shape, isBoolOp(op) ? 'bool' : cd);
+  const out = empty_(be, shape, isBoolOp(op) ? 'bool' : cd, true);
   if (out.numel() > 0) be.binary(op, broadcastView(op, ac, shape), broadcastView(op, bc, shape), out._view);
   return isBoolOp(op) || cd === a.dtype ? out : castRaw(out, a.dtype);
 }
@@ -139,7 +139,7 @@ export function ternaryRaw(op: TernaryOp, x: Tensor, y: Tensor, z: Tensor): Tens
   const dt = y.dtype;
   const cd = computeDtype(be, dt);
   const xc = op === 'where' ? x : castRaw(x, cd);
-  const out = empty_(be, shape, cd);
+  const out = empty_(be, shape, cd, true);
   if (out.numel() > 0)
     be.ternary(op, broadcastView(op, xc, shape), broadcastView(op, castRaw(y, cd), shape), broadcastView(op, castRaw(z, cd), shape), out._view);
   return castRaw(out, dt);
@@ -157,7 +157,8 @@ export function reduceRaw(op: ReduceOp, x: Tensor, dims: number[], outDtype: DTy
   const xin = castRaw(x, cd);
   const outShape = x.shape.filter((_, i) => !dims.includes(i));
   const od = op === 'argmax' || op === 'argmin' ? 'int64' : computeDtype(be, outDtype);
-  const out = empty_(be, outShape, od);
+  // every element is written, except by an arg op on a 0-d input, whose index 0 is the zero fill
+  const out = empty_(be, outShape, od, !((op === 'argmax' || op === 'argmin') && x.ndim === 0));
   // a 0-d input reduces to itself (its index is 0: `out` is zero-filled)
   if (x.ndim === 0) { if (op !== 'argmax' && op !== 'argmin') be.copy(xin._view, out._view); }
   else if (out.numel() > 0) be.reduce(op, xin._view, dims, out._view);

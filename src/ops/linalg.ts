@@ -13,7 +13,7 @@ const bmmSpec: OpSpec<[]> = {
   name: 'bmm',
   forward: ([a, b]) => {
     const [B, M] = a.shape, N = b.shape[2];
-    const out = empty_(a._backend, [B, M, N], a.dtype);
+    const out = empty_(a._backend, [B, M, N], a.dtype, true); // matmul writes every element
     if (out.numel() > 0) a._backend.matmul(a._view, b._view, out._view);
     return out;
   },

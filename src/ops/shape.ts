@@ -38,8 +38,11 @@ function viewOp<A extends unknown[]>(name: string, geometry: (x: Tensor, ...a: A
 const viewBackSpec: OpSpec<[readonly number[], (z: Tensor) => Tensor]> = {
   name: 'viewBackward',
   forward: ([g], shape, geometry) => {
-    const z = empty_(g._backend, shape, g.dtype);
+    // uninitialised, then zero-filled unless the region (never overlapping itself) is all of z,
+    // as for transpose/permute
+    const z = empty_(g._backend, shape, g.dtype, true);
     const region = geometry(z);
+    if (region.numel() < z.numel()) g._backend.fill(z._view, 0);
     if (region.numel() > 0) g._backend.copy(broadcastView('viewBackward', g, region.shape), region._view);
     return z;
   },
@@ -116,7 +119,22 @@ export function unsqueeze(x: Tensor, dim: number): Tensor {
 
 // ---------------- permutations ----------------
 
-const permuteImpl = viewOp('permute', (x: Tensor, dims: number[]) => viewOf(x, dims.map((d) => x.shape[d]), dims.map((d) => x._strides[d]), x._offset));
+// The gradient of a permutation is the inverse permutation of the gradient: a view, not a copy
+// (for linear's weight.t(), the weight's gradient then arrives in the weight's own layout).
+const permuteSpec: OpSpec<[number[]]> = {
+  name: 'permute',
+  forward: ([x], dims) => viewOf(x, dims.map((d) => x.shape[d]), dims.map((d) => x._strides[d]), x._offset),
+  backward: (g, c) => {
+    const dims = c.args[0], inv = new Array<number>(dims.length);
+    for (let i = 0; i < dims.length; i++) inv[dims[i]] = i;
+    return [permuteImpl(g, inv)];
+  },
+  save: () => ({}),
+};
+function permuteImpl(x: Tensor, dims: number[]): Tensor {
+  if (!(x instanceof Tensor)) throw new TorchError('permute', `expected a Tensor, got ${typeof x}`);
+  return apply(permuteSpec, [x], dims);
+}
 export function permute(x: Tensor, dims: number[]): Tensor {
   if (dims.length !== x.ndim) throw new ShapeError('permute', `number of dims don't match: the input has ${x.ndim} dims but ${dims.length} were given (${fmtShape(dims)})`);
   const nd = dims.map((d) => normDim('permute', d, x.ndim));

@@ -7,6 +7,7 @@
  * double precision and rounded when stored). Other devices and dtypes take the tensor-op path.
  */
 import type { Tensor } from '../tensor.js';
+import { nativeAdam } from '../device/cpu/native.js';
 
 export type HostFloat = Float32Array | Float64Array;
 
@@ -66,6 +67,8 @@ export interface AdamArgs {
 }
 export function adamKernel(n: number, P: HostFloat, po: number, G: HostFloat, go: number, M: HostFloat, mo: number, V: HostFloat, vo: number,
   MX: HostFloat | null, xo: number, a: AdamArgs): void {
+  // the same arithmetic in native code (multithreaded) when it is available
+  if (nativeAdam(P instanceof Float32Array ? 'float32' : 'float64', n, P, po, G, go, M, mo, V, vo, MX, xo, a)) return;
   const { lr, beta1, beta2, eps, weightDecay: wd, decoupled, maximize, stepSize, bc2Sqrt } = a;
   const decay = 1 - lr * wd, w1 = 1 - beta1, c2 = 1 - beta2, nstep = -stepSize;
   const coupledWd = !decoupled && wd !== 0, decoupledWd = decoupled && wd !== 0;

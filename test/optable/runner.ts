@@ -74,10 +74,7 @@ function writeReachesBase(view: Tensor, base: Tensor): boolean {
  * green while the owner of that backend fixes them. Keep this list short and dated.
  */
 export const KNOWN_DEVICE_FAILURES: Record<string, Record<string, string>> = {
-  webgpu: {
-    'fmod/nan_inf': 'webgpu: fmod(-inf, -inf) gives -inf, not NaN (WGSL tl_fmod a - b * trunc(a / b) on infinities)',
-    'remainder/nan_inf': 'webgpu: remainder(-inf, -inf) gives -inf, not NaN (built on tl_fmod)',
-  },
+  webgpu: {},
 };
 
 export interface EntryStats { samples: number; compared: number; skipped: string[] }

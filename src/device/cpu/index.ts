@@ -6,8 +6,12 @@
 import type { Backend, Handle, ReduceOp, View } from '../backend.js';
 import { isBoolOp, type BinaryOp, type TernaryOp, type UnaryOp } from '../kernels.js';
 import { registerBackend } from '../registry.js';
-import { allocHost, ITEMSIZE, type DType, type HostArray } from '../../dtype.js';
-import { HostPool, POOL_MIN_BYTES } from './pool.js';
+import { allocHost, hostArrayCtor, ITEMSIZE, type DType, type HostArray } from '../../dtype.js';
+import { collectYoung } from '../../storage.js';
+
+/** Buffers from this size on are malloc'd uninitialised where allowed, and counted for minor GCs. */
+const LARGE_BYTES = 64 * 1024;
+const LARGE_GC_EVERY = 64 * 2 ** 20;
 import { DTypeError } from '../../errors.js';
 import { contiguousStrides } from '../../layout.js';
 import { opExpr } from './codegen.js';
@@ -17,7 +21,7 @@ import { cumsum, reduce } from './reduce.js';
 import { gather, scatter, sort } from './indexing.js';
 import { matmul, type MatmulOptions } from './matmul.js';
 import { isContig, isScalarLike, numelOf, planLoops } from './strided.js';
-import { nativeBinary, nativeCopy2d, nativeReduceRows, nativeSoftmaxRows, nativeUnary } from './native.js';
+import { nativeBinary, nativeBinaryNd, nativeCopy2d, nativeUnaryNd, nativeReduceRows, nativeSoftmaxRows, nativeUnary } from './native.js';
 
 export { blasInfo, setNumThreads } from './matmul.js';
 
@@ -32,14 +36,11 @@ export class CpuBackend implements Backend {
   readonly type = 'cpu' as const;
   readonly name = 'cpu';
   readonly canReadSync = true;
-  /** Small TypedArrays are left to the GC (see Backend.untrackedBelowBytes); larger ones are pooled. */
-  readonly untrackedBelowBytes = POOL_MIN_BYTES;
-  /**
-   * Reclaim unreachable storage (a full GC) once tracked live bytes pass this: keeps a training
-   * loop's footprint near its working set (V8 alone would let dead buffers pile up to ~200 MB).
-   */
-  readonly reclaimBudgetBytes = Number(process.env.TORCHLET_CPU_GC_BUDGET_MB ?? 48) * 2 ** 20;
-  private readonly pool = new HostPool(Number(process.env.TORCHLET_CPU_POOL_MB ?? 128) * 2 ** 20);
+  /** Host memory is the GC's: storages are tracked only once memory statistics are asked for (see storage.ts). */
+  readonly untrackedBelowBytes = Infinity;
+  /** Once tracked, reclaim unreachable storage (a full GC) when tracked live bytes pass this. */
+  readonly reclaimBudgetBytes = 64 * 2 ** 20;
+  private largeSinceGc = 0;
   private readonly matmulOpts: MatmulOptions;
   private readonly unaryEntries = new Map<string, Map<DType, { outDtype: DType; entry: EwEntry }>>();
   private readonly binaryEntries = new Map<string, Map<DType, { outDtype: DType; entry: EwEntry }>>();
@@ -57,18 +58,36 @@ export class CpuBackend implements Backend {
   }
 
   alloc(numel: number, dtype: DType): Handle {
-    return numel * ITEMSIZE[dtype] < POOL_MIN_BYTES ? allocHost(dtype, numel) : this.pool.alloc(dtype, numel, true);
+    const bytes = numel * ITEMSIZE[dtype];
+    if (bytes >= LARGE_BYTES) this.beforeLargeAlloc(bytes);
+    return allocHost(dtype, numel);
   }
   allocUninit(numel: number, dtype: DType): Handle {
-    return numel * ITEMSIZE[dtype] < POOL_MIN_BYTES ? allocHost(dtype, numel) : this.pool.alloc(dtype, numel, false);
+    const bytes = numel * ITEMSIZE[dtype];
+    // up to 64 bytes V8 keeps the array on its own heap (fastest); beyond, a zero-filled array
+    // costs a calloc whose clearing dominates (1.4 us at 16 KiB, 17 us at 256 KiB)
+    if (bytes <= 64) return allocHost(dtype, numel);
+    if (bytes >= LARGE_BYTES) this.beforeLargeAlloc(bytes);
+    // malloc'd, not calloc'd: the caller overwrites every element
+    const Ctor = hostArrayCtor(dtype) as unknown as new (b: ArrayBuffer, off: number, n: number) => HostArray;
+    return new Ctor(Buffer.allocUnsafeSlow(bytes).buffer as ArrayBuffer, 0, numel);
   }
-  free(handle: Handle, _numel: number, _dtype: DType): void {
-    // large buffers go back to the pool; small ones (and users' arrays) are left to the GC
-    this.pool.release(handle as HostArray);
+  /**
+   * Buffers are plain TypedArrays that the GC frees (into malloc's free lists, which reuse them
+   * for the next buffer of that size without new page faults). Temporaries of an op-by-op loop
+   * die young, but a minor GC only comes with JS allocation, which large tensors barely do; so
+   * every LARGE_GC_EVERY bytes of large allocations start with one (~0.1-0.5 ms, much less than
+   * faulting in that much fresh memory).
+   */
+  private beforeLargeAlloc(bytes: number): void {
+    this.largeSinceGc += bytes;
+    if (this.largeSinceGc >= LARGE_GC_EVERY) {
+      this.largeSinceGc = 0;
+      collectYoung();
+    }
   }
-  /** Drops the buffers the pool keeps for reuse. */
-  emptyCache(): void {
-    this.pool.emptyCache();
+  free(_handle: Handle, _numel: number, _dtype: DType): void {
+    // garbage collected (see beforeLargeAlloc)
   }
   write(handle: Handle, _dtype: DType, src: HostArray, dstOffset: number): void {
     (handle as HostArray).set(src, dstOffset);
@@ -95,7 +114,18 @@ export class CpuBackend implements Backend {
   /** A strided source into a contiguous destination (transposes, permutes): the native tiled copy. */
   private copyNative(src: View, dst: View): boolean {
     const shape = dst.shape;
-    if (!isContig(shape, dst.strides) || isContig(shape, src.strides) || isScalarLike(shape, src.strides)) return false;
+    if (isContig(shape, src.strides) || isScalarLike(shape, src.strides)) return false;
+    if (!isContig(shape, dst.strides)) {
+      // both strided alike (e.g. a transposed view into a transposed view): one memmove when the
+      // layouts coalesce to a single contiguous run
+      if (numelOf(shape) < 1024) return false;
+      const q = planLoops(shape, [dst.strides, src.strides]);
+      if (q.shape.length !== 1 || q.strides[0][0] !== 1 || q.strides[1][0] !== 1) return false;
+      const s = src.handle as HostArray, d = dst.handle as HostArray;
+      // offsets are where the run starts: the lowest address (strides are never negative)
+      d.set(s.subarray(src.offset, src.offset + q.shape[0]) as never, dst.offset);
+      return true;
+    }
     const p = planLoops(shape, [dst.strides, src.strides]);
     const L = p.shape.length, ds = p.strides[0], ss = p.strides[1];
     if (L < 2 || ds[L - 1] !== 1 || ds[L - 2] !== p.shape[L - 1]) return false;
@@ -121,9 +151,7 @@ export class CpuBackend implements Backend {
       const xd = x.dtype, od = out.dtype;
       byDtype.set(xd, (e = { outDtype: od, entry: ewEntry(`u:${op}:${xd}:${od}`, () => opSpec(op, [xd], xd, od)) }));
     }
-    if (x.dtype === out.dtype && (x.dtype === 'float32' || x.dtype === 'float64') && isContig(out.shape, out.strides)
-      && isContig(x.shape, x.strides)
-      && nativeUnary(op, x.dtype, x.handle as HostArray, x.offset, out.handle as HostArray, out.offset, numelOf(out.shape))) return;
+    if (x.dtype === out.dtype && (x.dtype === 'float32' || x.dtype === 'float64') && this.unaryNative(op, x, out)) return;
     runEntry(e.entry, out.shape, out, [x]);
   }
   binary(op: BinaryOp, x: View, y: View, out: View): void {
@@ -142,13 +170,29 @@ export class CpuBackend implements Backend {
     if (x.dtype === out.dtype && (x.dtype === 'float32' || x.dtype === 'float64') && this.binaryNative(op, x, y, out)) return;
     runEntry(e.entry, out.shape, out, [x, y]);
   }
+  /** The native kernel for contiguous operands, or strided ones whose innermost dim is contiguous. */
+  private unaryNative(op: UnaryOp, x: View, out: View): boolean {
+    const shape = out.shape;
+    const oc = isContig(shape, out.strides), xc = isContig(shape, x.strides);
+    if (oc && xc) return nativeUnary(op, x.dtype, x.handle as HostArray, x.offset, out.handle as HostArray, out.offset, numelOf(shape));
+    if (numelOf(shape) < 256) return false;
+    const p = planLoops(shape, [out.strides, x.strides]);
+    return nativeUnaryNd(op, x.dtype, p.shape, p.strides, x.handle as HostArray, x.offset, out.handle as HostArray, out.offset);
+  }
   /** The native kernel for contiguous operands (either input may be one broadcast value). */
   private binaryNative(op: BinaryOp, x: View, y: View, out: View): boolean {
     const shape = out.shape;
     if (!isContig(shape, out.strides)) return false;
     const xs = isContig(shape, x.strides) ? 0 : isScalarLike(shape, x.strides) ? 1 : -1;
     const ys = isContig(shape, y.strides) ? 0 : isScalarLike(shape, y.strides) ? 2 : -1;
-    if (xs < 0 || ys < 0 || (xs === 1 && ys === 2)) return false;
+    if (xs < 0 || ys < 0) {
+      // broadcasting (bias adds, normalisation statistics): the n-d kernel, on the coalesced layout
+      if (numelOf(shape) < 4096) return false;
+      const p = planLoops(shape, [out.strides, x.strides, y.strides]);
+      return nativeBinaryNd(op, x.dtype, p.shape, p.strides, x.handle as HostArray, x.offset, y.handle as HostArray, y.offset,
+        out.handle as HostArray, out.offset);
+    }
+    if (xs === 1 && ys === 2) return false;
     return nativeBinary(op, x.dtype, xs + ys, x.handle as HostArray, x.offset, y.handle as HostArray, y.offset,
       out.handle as HostArray, out.offset, numelOf(shape));
   }

@@ -42,14 +42,21 @@ type Ptr = ArrayBufferView;
 interface Lib {
   unary: (dt: number, op: number, x: Ptr, xo: number, y: Ptr, yo: number, n: number) => number;
   binary: (dt: number, op: number, mode: number, x: Ptr, xo: number, y: Ptr, yo: number, o: Ptr, oo: number, n: number) => number;
+  unaryNd: (dt: number, op: number, dims: Float64Array, x: Ptr, xo: number, o: Ptr, oo: number) => number;
+  binaryNd: (dt: number, op: number, dims: Float64Array, x: Ptr, xo: number, y: Ptr, yo: number, o: Ptr, oo: number) => number;
   reduceRows: (dt: number, op: number, x: Ptr, xo: number, o: Ptr, oo: number, rows: number, n: number) => number;
   softmaxRows: (dt: number, log: number, x: Ptr, xo: number, o: Ptr, oo: number, rows: number, n: number) => number;
   copy2d: (es: number, src: Ptr, so: number, rs: number, cs: number, dst: Ptr, dof: number, rows: number, cols: number) => number;
+  im2col: (dt: number, geom: Float64Array, x: Ptr, d: Ptr) => number;
+  col2im: (dt: number, geom: Float64Array, cols: Ptr, out: Ptr) => number;
+  maxpool: (dt: number, geom: Float64Array, x: Ptr, values: Ptr, indices: Ptr) => number;
+  maxpoolBackward: (dt: number, geom: Float64Array, grad: Ptr, indices: Ptr, out: Ptr) => number;
+  adam: (dt: number, n: number, hp: Float64Array, P: Ptr, po: number, G: Ptr, go: number, M: Ptr, mo: number, V: Ptr, vo: number, MX: Ptr, xo: number) => number;
   setNumThreads: (n: number) => void;
   path: string;
 }
 
-const ABI_VERSION = 1;
+const ABI_VERSION = 4;
 let lib: Lib | null | undefined; // undefined: not tried yet
 let loadError: string | null = null;
 let pendingThreads: number | null = null;
@@ -72,7 +79,8 @@ function candidates(): string[] {
   const dir = roots.map((r) => join(r, 'prebuilds', `${process.platform}-${process.arch}`)).find((d) => existsSync(d));
   if (!dir) return [];
   const out: string[] = [];
-  if (process.arch === 'x64') {
+  // TORCHLET_NATIVE_VARIANT=baseline skips the v3 build (to test the baseline one on any cpu)
+  if (process.arch === 'x64' && process.env.TORCHLET_NATIVE_VARIANT !== 'baseline') {
     const f = cpuFlags();
     const v3 = ['avx2', 'fma', 'bmi1', 'bmi2', 'f16c', 'movbe'].every((x) => f.has(x)) && (f.has('abm') || f.has('lzcnt'));
     if (v3) out.push(join(dir, 'libtorchlet_kernels_v3.so'));
@@ -105,9 +113,16 @@ function load(): Lib | null {
       lib = {
         unary: so.func('int tl_unary(int, int, const void *, int64_t, void *, int64_t, int64_t)'),
         binary: so.func('int tl_binary(int, int, int, const void *, int64_t, const void *, int64_t, void *, int64_t, int64_t)'),
+        unaryNd: so.func('int tl_unary_nd(int, int, const double *, const void *, int64_t, void *, int64_t)'),
+        binaryNd: so.func('int tl_binary_nd(int, int, const double *, const void *, int64_t, const void *, int64_t, void *, int64_t)'),
         reduceRows: so.func('int tl_reduce_rows(int, int, const void *, int64_t, void *, int64_t, int64_t, int64_t)'),
         softmaxRows: so.func('int tl_softmax_rows(int, int, const void *, int64_t, void *, int64_t, int64_t, int64_t)'),
         copy2d: so.func('int tl_copy2d(int, const void *, int64_t, int64_t, int64_t, void *, int64_t, int64_t, int64_t)'),
+        im2col: so.func('int tl_im2col(int, const double *, const void *, void *)'),
+        col2im: so.func('int tl_col2im(int, const double *, const void *, void *)'),
+        maxpool: so.func('int tl_maxpool(int, const double *, const void *, void *, void *)'),
+        maxpoolBackward: so.func('int tl_maxpool_backward(int, const double *, const void *, const void *, void *)'),
+        adam: so.func('int tl_adam(int, int64_t, const double *, void *, int64_t, const void *, int64_t, void *, int64_t, void *, int64_t, void *, int64_t)'),
         setNumThreads: so.func('void tl_set_num_threads(int)'),
         path,
       };
@@ -165,6 +180,60 @@ export function nativeBinary(op: string, dtype: DType, mode: number, x: Ptr, xo:
   return l !== null && l.binary(dt, code, mode, x, xo, y, yo, out, oo, n) === 1;
 }
 
+const ndBuf = new Float64Array(1 + 4 * 12);
+/**
+ * y = op(x) over a layout already reordered and coalesced (strided.ts planLoops): `strides`
+ * lists out's and x's strides for `shape`; the innermost dim must be contiguous in both.
+ */
+export function nativeUnaryNd(op: string, dtype: DType, shape: readonly number[], strides: readonly (readonly number[])[],
+  x: Ptr, xo: number, out: Ptr, oo: number): boolean {
+  const code = UNARY_CODES[op];
+  const nd = shape.length;
+  if (code === undefined || nd > 12 || shape[nd - 1] < 8) return false;
+  let n = 1;
+  for (let i = 0; i < nd; i++) n *= shape[i];
+  if (n < (TRANSCENDENTAL.has(op) ? MIN_TRANSCENDENTAL : MIN_CHEAP)) return false;
+  const dt = dtypeCode(dtype);
+  if (dt < 0 || (dt === 1 && !UNARY_F64.has(op))) return false;
+  const l = load();
+  if (l === null) return false;
+  const b = ndBuf;
+  b[0] = nd;
+  for (let i = 0; i < nd; i++) {
+    b[1 + i] = shape[i];
+    b[1 + nd + i] = strides[0][i];
+    b[1 + 2 * nd + i] = strides[1][i];
+  }
+  return l.unaryNd(dt, code, b, x, xo, out, oo) === 1;
+}
+/**
+ * out = op(x, y) over a broadcasting layout already reordered and coalesced (strided.ts
+ * planLoops): `strides` lists out's, x's and y's strides for `shape`. The innermost dim must be
+ * contiguous in out and contiguous or broadcast in each input. False when not handled.
+ */
+export function nativeBinaryNd(op: string, dtype: DType, shape: readonly number[], strides: readonly (readonly number[])[],
+  x: Ptr, xo: number, y: Ptr, yo: number, out: Ptr, oo: number): boolean {
+  const code = BINARY_CODES[op];
+  const nd = shape.length;
+  if (code === undefined || nd > 12) return false;
+  let n = 1;
+  for (let i = 0; i < nd; i++) n *= shape[i];
+  if (n < (code >= 9 ? MIN_TRANSCENDENTAL : MIN_CHEAP) || shape[nd - 1] < 8) return false;
+  const dt = dtypeCode(dtype);
+  if (dt < 0 || (dt === 1 && BINARY_F32_ONLY.has(op))) return false;
+  const l = load();
+  if (l === null) return false;
+  const b = ndBuf;
+  b[0] = nd;
+  for (let i = 0; i < nd; i++) {
+    b[1 + i] = shape[i];
+    b[1 + nd + i] = strides[0][i];
+    b[1 + 2 * nd + i] = strides[1][i];
+    b[1 + 3 * nd + i] = strides[2][i];
+  }
+  return l.binaryNd(dt, code, b, x, xo, y, yo, out, oo) === 1;
+}
+
 const REDUCE_CODES: Record<string, number> = { sum: 0, max: 1, min: 2 };
 
 /** out[oo + r] = op(row r) for `rows` contiguous rows of n elements; false when not handled. */
@@ -191,4 +260,79 @@ export function nativeCopy2d(itemsize: number, src: Ptr, so: number, rs: number,
   if (!enabled || rows * cols < MIN_CHEAP) return false;
   const l = load();
   return l !== null && l.copy2d(itemsize, src, so, rs, cs, dst, dof, rows, cols) === 1;
+}
+
+// ---------------------------------------------------------------- windows (conv / pooling)
+
+/** Window geometry as windows.ts describes it, plus the strides of the two arrays involved. */
+export interface NativeWindow {
+  N: number; C: number; H: number; W: number; kh: number; kw: number; sh: number; sw: number;
+  dh: number; dw: number; pt: number; pl: number; OH: number; OW: number;
+}
+const geomBuf = new Float64Array(27);
+/** Packs the geometry in native/kernels.c's win_geom order. */
+function packGeom(g: NativeWindow, src: readonly number[], dst: readonly number[], pad: number): Float64Array {
+  const b = geomBuf;
+  b[0] = g.N; b[1] = g.C; b[2] = g.H; b[3] = g.W; b[4] = g.kh; b[5] = g.kw; b[6] = g.sh; b[7] = g.sw;
+  b[8] = g.dh; b[9] = g.dw; b[10] = g.pt; b[11] = g.pl; b[12] = g.OH; b[13] = g.OW;
+  for (let i = 0; i < 5; i++) b[14 + i] = src[i];
+  for (let i = 0; i < 7; i++) b[19 + i] = dst[i];
+  b[26] = pad;
+  return b;
+}
+const MIN_WINDOW_WORK = 16384;
+
+/**
+ * im2col: windows of x (offset, strides N C H W in `xs`) into d (offset, strides N C KH KW OH OW
+ * in `ds`), padding reads `pad`. False (nothing done) when not handled.
+ */
+export function nativeIm2col(dtype: DType, g: NativeWindow, x: Ptr, xs: readonly number[], d: Ptr, ds: readonly number[], pad: number): boolean {
+  const dt = dtypeCode(dtype);
+  if (dt < 0 || g.N * g.C * g.kh * g.kw * g.OH * g.OW < MIN_WINDOW_WORK) return false;
+  const l = load();
+  return l !== null && l.im2col(dt, packGeom(g, xs, ds, pad), x, d) === 1;
+}
+/** col2im into the zero-filled contiguous image `out` (at offset outOffset) from cols (offset, strides in cs). */
+export function nativeCol2im(dtype: DType, g: NativeWindow, cols: Ptr, cs: readonly number[], out: Ptr, outOffset: number): boolean {
+  const dt = dtypeCode(dtype);
+  if (dt < 0 || g.N * g.C * g.kh * g.kw * g.OH * g.OW < MIN_WINDOW_WORK) return false;
+  const l = load();
+  return l !== null && l.col2im(dt, packGeom(g, [outOffset, 0, 0, 0, 0], cs, 0), cols, out) === 1;
+}
+/** Max pooling into contiguous values/indices (offsets vo, io); x's offset and strides in xs. */
+export function nativeMaxPool(dtype: DType, g: NativeWindow, x: Ptr, xs: readonly number[], values: Ptr, vo: number, indices: Float64Array, io: number): boolean {
+  const dt = dtypeCode(dtype);
+  if (dt < 0 || g.N * g.C * g.kh * g.kw * g.OH * g.OW < MIN_WINDOW_WORK) return false;
+  const l = load();
+  return l !== null && l.maxpool(dt, packGeom(g, xs, [vo, io, 0, 0, 0, 0, 0], 0), x, values, indices) === 1;
+}
+/** Max-pool backward: contiguous grad (offset go) added at indices (offset io) into the zeroed contiguous out (offset oo). */
+export function nativeMaxPoolBackward(dtype: DType, g: NativeWindow, grad: Ptr, go: number, indices: Float64Array, io: number, out: Ptr, oo: number): boolean {
+  const dt = dtypeCode(dtype);
+  if (dt < 0 || g.N * g.C * g.OH * g.OW < MIN_WINDOW_WORK) return false;
+  const l = load();
+  return l !== null && l.maxpoolBackward(dt, packGeom(g, [go, 0, 0, 0, 0], [oo, io, 0, 0, 0, 0, 0], 0), grad, indices, out) === 1;
+}
+
+// ---------------------------------------------------------------- fused Adam
+
+const adamBuf = new Float64Array(10);
+export interface NativeAdamArgs {
+  lr: number; beta1: number; beta2: number; eps: number; weightDecay: number; decoupled: boolean; maximize: boolean;
+  stepSize: number; bc2Sqrt: number;
+}
+/**
+ * One fused Adam/AdamW step (src/optim/fused.ts adamKernel's arithmetic: float64 bit for bit;
+ * float32 in float32 arithmetic, as PyTorch); false when not handled.
+ */
+export function nativeAdam(dtype: DType, n: number, P: Ptr, po: number, G: Ptr, go: number, M: Ptr, mo: number, V: Ptr, vo: number,
+  MX: Ptr | null, xo: number, a: NativeAdamArgs): boolean {
+  const dt = dtypeCode(dtype);
+  if (dt < 0 || n < 1024) return false;
+  const l = load();
+  if (l === null) return false;
+  const h = adamBuf;
+  h[0] = a.lr; h[1] = a.beta1; h[2] = a.beta2; h[3] = a.eps; h[4] = a.weightDecay; h[5] = a.decoupled ? 1 : 0;
+  h[6] = a.maximize ? 1 : 0; h[7] = a.stepSize; h[8] = a.bc2Sqrt; h[9] = MX ? 1 : 0;
+  return l.adam(dt, n, h, P, po, G, go, M, mo, V, vo, MX ?? P, xo) === 1;
 }

@@ -330,6 +330,9 @@ export class GpuHandle {
   }
 }
 
+/** The values a dtype can hold at all, where that bounds an index (bool, uint8). */
+const naturalRange = (d: DType): Range | null => (d === 'bool' ? { lo: 0, hi: 1 } : d === 'uint8' ? { lo: 0, hi: 255 } : null);
+
 const union = (a: Range | null, b: Range | null): Range | null => (a && b ? { lo: Math.min(a.lo, b.lo), hi: Math.max(a.hi, b.hi) } : null);
 
 function rangeOf(values: ArrayLike<number>): Range {
@@ -447,7 +450,7 @@ export class WebGPUBackend implements Backend {
     const h = new GpuHandle(this.nextId++, bytes, this, numel, dtype);
     if (uninit) {
       h.host = null;
-      if (h.range) h.range = dtype === 'bool' ? { lo: 0, hi: 1 } : dtype === 'uint8' ? { lo: 0, hi: 255 } : null;
+      if (h.range) h.range = naturalRange(dtype);
     }
     this.link.post(uninit ? { k: 'alloc', id: h.id, bytes, uninit } : { k: 'alloc', id: h.id, bytes });
     this.bytesInUse += bytes;
@@ -470,7 +473,7 @@ export class WebGPUBackend implements Backend {
     const data = hostToGpu('write', dtype, src);
     this.link.post({ k: 'write', id, dtype, elemOffset: dstOffset, data }, data);
     const whole = dstOffset === 0 && src.length === h.numel;
-    if (h.range) h.range = whole ? rangeOf(src) : union(h.range, rangeOf(src));
+    if (INTEGER.has(h.dtype)) h.range = (whole ? rangeOf(src) : union(h.range, rangeOf(src))) ?? naturalRange(h.dtype);
     if (h.host !== null && dtype === h.dtype) h.shadow()!.set(src as never, dstOffset);
     else h.host = null;
   }
@@ -483,7 +486,7 @@ export class WebGPUBackend implements Backend {
     const h = v.handle as GpuHandle;
     h.host = null;
     if (!INTEGER.has(h.dtype)) return;
-    const natural = h.dtype === 'bool' ? { lo: 0, hi: 1 } : h.dtype === 'uint8' ? { lo: 0, hi: 255 } : null;
+    const natural = naturalRange(h.dtype);
     if (r && natural && (r.lo < natural.lo || r.hi > natural.hi)) r = null;
     const next = !partial && covers(v, h) ? r : union(h.range, r);
     h.range = next ?? natural;

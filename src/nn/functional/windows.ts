@@ -16,6 +16,7 @@ import { Tensor } from '../../tensor.js';
 import { apply, empty_, fillRaw, castRaw, type OpSpec } from '../../ops/core.js';
 import { toStored } from '../../dtype.js';
 import type { Backend, View } from '../../device/backend.js';
+import { nativeCol2im, nativeIm2col, nativeMaxPool, nativeMaxPoolBackward } from '../../device/cpu/native.js';
 
 export type Axis = 'N' | 'C' | 'KH' | 'KW' | 'OH' | 'OW';
 
@@ -74,6 +75,7 @@ function unfoldCpu(x: Tensor, g: WindowGeom, perm: readonly Axis[], padValue: nu
   const [xsN, xsC, xsH, xsW] = x._strides;
   const ds = {} as Record<Axis, number>;
   perm.forEach((a, i) => { ds[a] = dst.strides[i]; });
+  if (nativeIm2col(x.dtype, g, s, [x._offset, xsN, xsC, xsH, xsW], d, [dst.offset, ds.N, ds.C, ds.KH, ds.KW, ds.OH, ds.OW], padValue)) return;
   const { N, C, H, W, kh, kw, sh, sw, dh, dw, pt, pl, OH, OW } = g;
   const dOW = ds.OW, dOH = ds.OH;
   for (let kj = 0; kj < kw; kj++) {
@@ -107,6 +109,7 @@ function foldCpu(cols: Tensor, g: WindowGeom, perm: readonly Axis[], out: Tensor
   const s = cols._storage.handle as Float32Array | Float64Array, o = out._storage.handle as Float32Array | Float64Array;
   const cs = {} as Record<Axis, number>;
   perm.forEach((a, i) => { cs[a] = cols._strides[i]; });
+  if (out.isContiguous() && nativeCol2im(cols.dtype, g, s, [cols._offset, cs.N, cs.C, cs.KH, cs.KW, cs.OH, cs.OW], o, out._offset)) return;
   const { N, C, H, W, kh, kw, sh, sw, dh, dw, pt, pl, OH, OW } = g;
   const cOW = cs.OW;
   for (let n = 0; n < N; n++) {
@@ -261,6 +264,7 @@ export function maxPoolCpu(x: Tensor, g: WindowGeom): { values: Tensor; indices:
   const s = x._storage.handle as Float32Array | Float64Array;
   const v = values._storage.handle as Float32Array | Float64Array, ix = indices._storage.handle as Float64Array;
   const [xsN, xsC, xsH, xsW] = x._strides;
+  if (nativeMaxPool(x.dtype, g, s, [x._offset, xsN, xsC, xsH, xsW], v, values._offset, ix, indices._offset)) return { values, indices };
   const { N, C, H, W, kh, kw, sh, sw, dh, dw, pt, pl, OH, OW } = g;
   let o = 0;
   for (let n = 0; n < N; n++) {
@@ -296,6 +300,7 @@ export function maxPoolBackwardCpu(grad: Tensor, indices: Tensor, g: WindowGeom)
   const out = empty_(grad._backend, [g.N, g.C, g.H, g.W], grad.dtype);
   const o = out._storage.handle as Float32Array | Float64Array, s = gc._storage.handle as Float32Array | Float64Array;
   const ix = indices._storage.handle as Float64Array;
+  if (indices.isContiguous() && nativeMaxPoolBackward(grad.dtype, g, s, gc._offset, ix, indices._offset, o, out._offset)) return out;
   const plane = g.OH * g.OW, HW = g.H * g.W;
   let i = 0;
   for (let nc = 0; nc < g.N * g.C; nc++) {

@@ -1,0 +1,265 @@
+/**
+ * The native cpu kernels (native/kernels.c through src/device/cpu/native.ts) against the JS
+ * kernels they replace: the same tensor ops run with the native kernels on and off. Inputs mix
+ * random values with NaN, +-Inf, +-0, subnormals and huge values; sizes are not multiples of the
+ * vector widths (8, 16) and views start at odd offsets. Exact ops (float64, arithmetic, copies,
+ * max/min) must agree bit for bit; float32 transcendental functions within a few ulp; sums to
+ * rounding. The last test reruns a sample with TORCHLET_NO_NATIVE=1 in a child process.
+ */
+import t, { type Test } from 'tap';
+import { spawnSync } from 'node:child_process';
+import torch, { Tensor, nn, optim } from '../src/index.js';
+import { CpuBackend } from '../src/device/cpu/index.js';
+import { nativeInfo, setNativeEnabled } from '../src/device/cpu/native.js';
+import type { DType } from '../src/dtype.js';
+
+const info = nativeInfo();
+const haveNative = info.loaded;
+
+/** Deterministic values: random normals at several scales plus special values spread through. */
+function values(n: number, seed: number, opts: { positive?: boolean; specials?: boolean } = {}): number[] {
+  let s = seed >>> 0;
+  const rnd = () => ((s = (Math.imul(s ^ (s >>> 15), 2246822507) + 0x6d2b79f5) >>> 0) / 4294967296);
+  const specials = [NaN, Infinity, -Infinity, 0, -0, 1e-40, -1e-40, 1e-310, 88.8, -88.8, 104, -104, 1e30, -1e30, 20, -20, 9.5, -13];
+  const out: number[] = [];
+  for (let i = 0; i < n; i++) {
+    if (opts.specials !== false && i % 97 === 5) { out.push(specials[(i / 97) | 0 % specials.length] ?? NaN); continue; }
+    const u = Math.max(rnd(), 1e-12), v = rnd();
+    const g = Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * v);
+    const scale = [0.01, 1, 3, 10][i % 4];
+    out.push(opts.positive ? Math.abs(g * scale) : g * scale);
+  }
+  return out;
+}
+
+/** A 1-d view of n elements starting at an odd offset inside a bigger tensor. */
+function offsetView(vals: number[], dtype: DType, offset = 3): Tensor {
+  const big = torch.tensor([...new Array(offset).fill(0.5), ...vals, 0.25], { dtype });
+  return big.narrow(0, offset, vals.length);
+}
+
+function withNative<T>(on: boolean, fn: () => T): T {
+  setNativeEnabled(on);
+  try { return fn(); } finally { setNativeEnabled(true); }
+}
+
+/** Ulp distance measure: |a - b| <= atol + rtol |b|, NaN matching NaN, infinities exactly. */
+function compare(t: Test, name: string, got: Tensor, want: Tensor, rtol: number, atol: number): void {
+  const a = got.dataSync(), b = want.dataSync();
+  t.equal(a.length, b.length, `${name}: length`);
+  let bad = 0, first = '';
+  for (let i = 0; i < b.length; i++) {
+    const x = a[i], y = b[i];
+    let ok: boolean;
+    if (Number.isNaN(y)) ok = Number.isNaN(x);
+    else if (!Number.isFinite(y)) ok = x === y;
+    else if (rtol === 0 && atol === 0) ok = Object.is(x, y);
+    else ok = Math.abs(x - y) <= atol + rtol * Math.abs(y);
+    if (!ok) { if (!bad) first = `at ${i}: native ${x}, js ${y}`; bad++; }
+  }
+  t.equal(bad, 0, `${name}: ${bad ? `${bad} mismatches, first ${first}` : 'matches the JS kernel'}`);
+}
+
+const N = 4099; // not a multiple of 8 or 16, above the native thresholds
+
+t.test('native library loads on linux-x64', async (t) => {
+  if (process.platform !== 'linux' || process.arch !== 'x64') return t.pass(`no prebuilt library for ${process.platform}-${process.arch}: JS kernels (${info.reason})`);
+  if (process.env.TORCHLET_NO_NATIVE === '1') return t.notOk(info.loaded, 'disabled by TORCHLET_NO_NATIVE=1');
+  t.ok(info.loaded, `loaded ${info.library ?? info.reason}`);
+  if (process.env.TORCHLET_NATIVE_VARIANT === 'baseline') t.match(info.library, /libtorchlet_kernels\.so$/, 'the baseline build');
+});
+
+t.test('unary ops', async (t) => {
+  if (!haveNative) return t.pass('no native library');
+  const exact = ['neg', 'abs', 'sqrt', 'relu', 'square', 'reciprocal', 'rsqrt'] as const;
+  const approx = ['exp', 'log', 'tanh', 'sigmoid', 'gelu', 'silu', 'erf', 'softplus'] as const;
+  for (const dtype of ['float32', 'float64'] as DType[]) {
+    for (const op of [...exact, ...approx]) {
+      const positive = op === 'log' || op === 'sqrt' || op === 'rsqrt';
+      for (const [n, off] of [[N, 3], [263, 1], [8192 + 5, 0]] as const) {
+        const x = offsetView(values(n, n + op.length, { positive }), dtype, off);
+        const f = (v: Tensor) => (v as any)[op]() as Tensor;
+        const nat = withNative(true, () => f(x)), js = withNative(false, () => f(x));
+        const isExact = (exact as readonly string[]).includes(op) || dtype === 'float64';
+        // float32: a few ulp (2^-23 = 1.2e-7); the tails of sigmoid near the subnormals absolutely.
+        // gelu's JS composite 0.5 x (1 + erf(x / sqrt 2)) cancels in double precision for x << 0
+        // (absolute error ~1e-16 |x|), where the native kernel computes erfc directly.
+        const atol = isExact ? 0 : op === 'gelu' ? 1e-14 : 1e-36;
+        compare(t, `${op} ${dtype} n=${n} offset=${off}`, nat, js, isExact ? 0 : 6e-7, atol);
+      }
+    }
+  }
+});
+
+t.test('binary ops, contiguous and with one broadcast value', async (t) => {
+  if (!haveNative) return t.pass('no native library');
+  const ops = ['add', 'sub', 'mul', 'div', 'maximum', 'minimum'] as const;
+  for (const dtype of ['float32', 'float64'] as DType[]) {
+    const a = offsetView(values(N, 1), dtype, 5), b = offsetView(values(N, 2), dtype, 2);
+    const s = torch.tensor(-0.0, { dtype }), s2 = torch.tensor(2.5, { dtype });
+    for (const op of ops) {
+      const f = (x: Tensor | number, y: Tensor | number) => (torch as any)[op](x, y) as Tensor;
+      for (const [name, x, y] of [['tensors', a, b], ['scalar x', s2, b], ['scalar y', a, s], ['same', a, a]] as [string, Tensor, Tensor][]) {
+        compare(t, `${op} ${dtype} ${name}`, withNative(true, () => f(x, y)), withNative(false, () => f(x, y)), 0, 0);
+      }
+    }
+    // maximum/minimum of +0 and -0, as Math.max/min
+    const z = torch.tensor(new Array(N).fill(0).map((_, i) => (i % 2 ? 0 : -0)), { dtype });
+    const zr = torch.tensor(new Array(N).fill(0).map((_, i) => (i % 3 ? -0 : 0)), { dtype });
+    for (const op of ['maximum', 'minimum'] as const)
+      compare(t, `${op} ${dtype} signed zeros`, withNative(true, () => (torch as any)[op](z, zr)), withNative(false, () => (torch as any)[op](z, zr)), 0, 0);
+  }
+});
+
+t.test('activation gradient kernels', async (t) => {
+  if (!haveNative) return t.pass('no native library');
+  // the backward kernels themselves, on identical inputs (through autograd, ulp differences in a
+  // float32 forward result would be amplified by the gradient formula, e.g. 1 - y for y near 1)
+  const be = new CpuBackend();
+  for (const dtype of ['float32', 'float64'] as DType[]) {
+    for (const op of ['reluBackward', 'sigmoidBackward', 'tanhBackward', 'geluBackward', 'siluBackward'] as const) {
+      if (dtype === 'float64' && (op === 'geluBackward' || op === 'siluBackward')) continue; // JS kernels only
+      const y0 = values(N, 7, { specials: true }).map((v) => (op === 'sigmoidBackward' || op === 'tanhBackward' ? Math.tanh(v) : v));
+      const g = offsetView(values(N, 8), dtype, 1), y = offsetView(y0, dtype, 6);
+      const run = () => {
+        const out = torch.empty([N], { dtype });
+        be.binary(op, g._view, y._view, out._view);
+        return out;
+      };
+      const exact = op !== 'geluBackward' && op !== 'siluBackward';
+      // gelu' and silu' cross zero (near -0.75 and -1.28), where float32 terms of size ~|g| cancel
+      compare(t, `${op} ${dtype}`, withNative(true, run), withNative(false, run), exact ? 0 : 6e-7, exact ? 0 : 1e-5);
+    }
+  }
+});
+
+t.test('reductions over trailing dims', async (t) => {
+  if (!haveNative) return t.pass('no native library');
+  for (const dtype of ['float32', 'float64'] as DType[]) {
+    for (const shape of [[1, 100003], [37, 1029], [5000, 3], [3, 7, 513]]) {
+      const n = shape.reduce((a, b) => a * b, 1);
+      const x = torch.tensor(values(n, n, { specials: false }), { dtype }).reshape(shape);
+      const xn = torch.tensor(values(n, n + 1), { dtype }).reshape(shape); // with NaN and infinities
+      for (const op of ['sum', 'amax', 'amin'] as const) {
+        for (const dims of [[-1], null]) {
+          const f = (v: Tensor) => (v as any)[op](dims) as Tensor;
+          // sums: the native kernel adds in another order (both in double precision)
+          const [rt, at] = op === 'sum' ? (dtype === 'float32' ? [1e-6, 1e-6] : [1e-12, 1e-9]) : [0, 0];
+          compare(t, `${op}(${dims}) ${dtype} [${shape}]`, withNative(true, () => f(x)), withNative(false, () => f(x)), rt, at);
+          if (op !== 'sum') compare(t, `${op}(${dims}) ${dtype} [${shape}] with NaN`, withNative(true, () => f(xn)), withNative(false, () => f(xn)), 0, 0);
+        }
+      }
+    }
+  }
+});
+
+t.test('softmax and logSoftmax rows', async (t) => {
+  if (!haveNative) return t.pass('no native library');
+  for (const dtype of ['float32', 'float64'] as DType[]) {
+    for (const shape of [[63, 1031], [4, 5, 67], [2, 9]]) {
+      const n = shape.reduce((a, b) => a * b, 1);
+      const vals = values(n, 11, { specials: false });
+      vals[5] = -Infinity; // a row with a -inf entry
+      if (n > 2000) { for (let i = 1031; i < 2062; i++) vals[i] = -Infinity; vals[3000] = NaN; } // an all -inf row, a NaN row
+      const x = torch.tensor(vals, { dtype }).reshape(shape);
+      for (const op of ['softmax', 'logSoftmax'] as const) {
+        const f = (v: Tensor) => (v as any)[op](-1) as Tensor;
+        const [rt, at] = dtype === 'float32' ? [2e-6, 1e-7] : [1e-12, 1e-13]; // sums in another order
+        compare(t, `${op} ${dtype} [${shape}]`, withNative(true, () => f(x)), withNative(false, () => f(x)), rt, at);
+      }
+    }
+  }
+});
+
+t.test('strided copies (transposes) of every element size', async (t) => {
+  if (!haveNative) return t.pass('no native library');
+  for (const dtype of ['float32', 'float64', 'int32', 'int64', 'uint8', 'float16', 'bool'] as DType[]) {
+    for (const [r, c] of [[1027, 515], [64, 4099], [256, 256]]) {
+      const x = torch.arange(0, r * c).remainder(251).to(dtype).reshape(r, c);
+      const f = () => x.t().contiguous();
+      compare(t, `transpose ${dtype} [${r}, ${c}]`, withNative(true, f), withNative(false, f), 0, 0);
+      const g = () => x.narrow(1, 3, c - 5).t().contiguous(); // offset, row stride != cols
+      compare(t, `transpose of a slice ${dtype} [${r}, ${c}]`, withNative(true, g), withNative(false, g), 0, 0);
+    }
+    const b = torch.arange(0, 6 * 70 * 90).remainder(127).to(dtype).reshape(6, 70, 90);
+    const h = () => b.permute(0, 2, 1).contiguous();
+    compare(t, `batched transpose ${dtype}`, withNative(true, h), withNative(false, h), 0, 0);
+  }
+});
+
+t.test('im2col / col2im (conv2d forward and backward) and max pooling', async (t) => {
+  if (!haveNative) return t.pass('no native library');
+  const F = nn.functional;
+  for (const dtype of ['float32', 'float64'] as DType[]) {
+    for (const o of [{ padding: 1 }, { stride: 2, padding: 2, dilation: 2 }, { stride: [1, 3] as [number, number], padding: [0, 1] as [number, number] }]) {
+      const run = () => {
+        torch.manualSeed(3);
+        const x = torch.randn([5, 6, 23, 19], { dtype, requiresGrad: true });
+        const w = torch.randn([7, 6, 3, 3], { dtype, requiresGrad: true });
+        const y = F.conv2d(x, w, null, o);
+        y.backward(torch.ones(y.shape, { dtype }).mul(0.5));
+        return [y, x.grad!, w.grad!];
+      };
+      const a = withNative(true, run), b = withNative(false, run);
+      for (let i = 0; i < 3; i++) compare(t, `conv2d ${JSON.stringify(o)} ${dtype} ${['output', 'input grad', 'weight grad'][i]}`, a[i], b[i], 0, 0);
+    }
+    for (const [k, st, pad] of [[2, 2, 0], [3, 2, 1], [3, 1, 1]]) {
+      const run = () => {
+        torch.manualSeed(4);
+        const v = torch.randn([4, 9, 31, 27], { dtype });
+        v.narrow(3, 5, 1).fill_(NaN); // NaN wins its windows, as PyTorch's kernel
+        const x = v.requiresGrad_(true);
+        const [values, indices] = F.maxPool2d(x, k, { stride: st, padding: pad, returnIndices: true });
+        values.backward(torch.linspace(-1, 1, values.numel(), { dtype }).reshape(values.shape));
+        return [values, indices, x.grad!];
+      };
+      const a = withNative(true, run), b = withNative(false, run);
+      for (let i = 0; i < 3; i++) compare(t, `maxPool2d k=${k} s=${st} p=${pad} ${dtype} ${['values', 'indices', 'input grad'][i]}`, a[i], b[i], 0, 0);
+    }
+  }
+});
+
+t.test('fused Adam / AdamW steps', async (t) => {
+  if (!haveNative) return t.pass('no native library');
+  for (const dtype of ['float32', 'float64'] as DType[]) {
+    for (const [name, make] of [
+      ['Adam', (p: Tensor[]) => new optim.Adam(p, { lr: 1e-2 })],
+      ['Adam wd amsgrad maximize', (p: Tensor[]) => new optim.Adam(p, { lr: 1e-2, weightDecay: 0.1, amsgrad: true, maximize: true })],
+      ['AdamW', (p: Tensor[]) => new optim.AdamW(p, { lr: 1e-2, weightDecay: 0.05 })],
+    ] as [string, (p: Tensor[]) => optim.Optimizer][]) {
+      const run = () => {
+        torch.manualSeed(5);
+        const w = torch.randn([3001], { dtype, requiresGrad: true });
+        const opt = make([w]);
+        for (let i = 0; i < 4; i++) {
+          opt.zeroGrad();
+          w.mul(w).mul(torch.linspace(-2, 2, 3001, { dtype })).sum().backward();
+          opt.step();
+        }
+        return w.detach();
+      };
+      // float64 bit for bit; float32 state is updated in float32 arithmetic natively (as PyTorch),
+      // in double precision rounded on store by the JS kernel
+      compare(t, `${name} ${dtype}`, withNative(true, run), withNative(false, run), dtype === 'float64' ? 0 : 1e-6, dtype === 'float64' ? 0 : 1e-7);
+    }
+  }
+});
+
+t.test('TORCHLET_NO_NATIVE=1 falls back to the JS kernels', async (t) => {
+  const script = `
+    import torch from './src/index.ts';
+    import { nativeInfo } from './src/device/cpu/native.ts';
+    const x = torch.linspace(-5, 5, 10010);
+    const r = [x.exp().sum().item(), x.gelu().sum().item(), x.reshape(1, -1).softmax(-1).max().item(), x.reshape(7, -1).t().contiguous().sum().item()];
+    console.log(JSON.stringify({ info: nativeInfo(), r }));`;
+  const run = (env: Record<string, string>) => {
+    const p = spawnSync(process.execPath, ['--import=tsx', '--input-type=module', '-e', script], { encoding: 'utf8', env: { ...process.env, ...env } });
+    if (p.status !== 0) throw new Error(p.stderr);
+    return JSON.parse(p.stdout.trim().split('\n').pop()!);
+  };
+  const off = run({ TORCHLET_NO_NATIVE: '1' });
+  t.notOk(off.info.loaded, 'not loaded');
+  t.match(off.info.reason, /TORCHLET_NO_NATIVE/);
+  const on = run({ TORCHLET_NO_NATIVE: '' });
+  for (let i = 0; i < on.r.length; i++) t.ok(Math.abs(on.r[i] - off.r[i]) <= 1e-5 * Math.abs(off.r[i]) + 1e-6, `result ${i}: ${on.r[i]} vs ${off.r[i]}`);
+});
