@@ -1,7 +1,12 @@
 // `npm test`: runs tap over test/**/*.test.ts and ends with one plain summary line
 // ("N passed, N failed, N skipped") that CI systems read.
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 
+// tap compiles its plugin set into node_modules at build time; a fresh `npm ci` has the default
+// set (with its TypeScript plugin, which breaks with TypeScript 7). Rebuild with package.json's
+// plugin list (tests run through tsx instead).
+const built = spawnSync(process.execPath, ['node_modules/tap/dist/esm/run.mjs', 'build'], { stdio: ['ignore', 'ignore', 'inherit'] });
+if (built.status !== 0) process.exit(built.status ?? 1);
 const args = ['node_modules/tap/dist/esm/run.mjs', '--reporter=tap', ...process.argv.slice(2)];
 const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'], env: process.env });
 let tail = '';
