@@ -22,6 +22,9 @@
 #include <sched.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+#ifdef __AVX__
+#include <immintrin.h>
+#endif
 
 #include "coeffs.h"
 
@@ -74,6 +77,10 @@ static void run_chunks(void) {
   }
 }
 
+/* How long a worker polls for the next job before sleeping (pause iterations, ~0.5 ms): ops of
+ * a loop come back to back, and waking a sleeping thread costs ~50 us or more on a busy machine. */
+#define WORKER_SPINS 20000
+
 static void *worker_main(void *arg) {
   int id = (int)(intptr_t)arg;
   /* the generation current when this worker was created: a job posted before the thread got
@@ -83,7 +90,7 @@ static void *worker_main(void *arg) {
     uint32_t g;
     int spins = 0;
     while ((g = atomic_load_explicit(&job_gen, memory_order_acquire)) == seen) {
-      if (++spins < 4000) { cpu_relax(); continue; }
+      if (++spins < WORKER_SPINS) { cpu_relax(); continue; }
       atomic_fetch_add(&sleepers, 1);
       if (atomic_load(&job_gen) == seen) futex(&job_gen, FUTEX_WAIT_PRIVATE, seen);
       atomic_fetch_sub(&sleepers, 1);
@@ -189,10 +196,12 @@ static inline vf splat(float c) { return (vf){c, c, c, c, c, c, c, c}; }
 static inline vf vabs(vf x) { return (vf)((vi)x & 0x7fffffff); }
 static inline vf copysignv(vf mag, vf sgn) { return (vf)(((vi)mag & 0x7fffffff) | ((vi)sgn & (int32_t)0x80000000)); }
 
-/* e^x, float32, < 2 ulp; IEEE results for +-inf, NaN, overflow and (subnormal) underflow. */
+/* e^x, float32, < 2 ulp; IEEE results for +-inf, NaN, overflow and (subnormal) underflow: the
+ * argument is clamped to [-104, 89], beyond which the scaling below over- or underflows by
+ * itself, and NaN passes through every step. */
 static inline vf v_exp(vf x) {
-  const vi big = x > 88.72283935546875f, small = x < -103.972084045410156f, nan = x != x;
-  vf a = sel(big | small | nan, splat(0.0f), x);
+  vf a = sel(x < -104.0f, splat(-104.0f), x);
+  a = sel(a > 89.0f, splat(89.0f), a);
   const vf magic = splat(12582912.0f); /* 1.5 * 2^23: adding and subtracting it rounds to an integer */
   vf k = (a * 1.44269504088896341f + magic) - magic;
   vf r = a - k * 0.693359375f;
@@ -207,11 +216,7 @@ static inline vf v_exp(vf x) {
   /* scale by 2^k in two steps so that results down to the smallest subnormal round once */
   vi ki = __builtin_convertvector(k, vi);
   vi k1 = ki >> 1, k2 = ki - k1;
-  vf s1 = (vf)((k1 + 127) << 23), s2 = (vf)((k2 + 127) << 23);
-  vf res = p * s1 * s2;
-  res = sel(big, splat(INFINITY), res);
-  res = sel(small, splat(0.0f), res);
-  return sel(nan, x, res);
+  return p * (vf)((k1 + 127) << 23) * (vf)((k2 + 127) << 23);
 }
 
 /* natural log, float32, ~1 ulp; log(0) = -inf, log(<0) = NaN, log(inf) = inf. */
@@ -269,13 +274,37 @@ static inline vf v_sigmoid(vf x) {
   return sel(x < 0.0f, e / d, 1.0f / d);
 }
 
-/* x*x = hi + lo exactly (Dekker's product: no FMA needed, and contraction keeps it exact). */
+/* x*x = hi + lo exactly: one FMA where the cpu has it, else Dekker's product (which FMA
+ * contraction also keeps exact). */
 static inline void two_square(vf x, vf *hi, vf *lo) {
-  vf c = x * 4097.0f;
-  vf xh = c - (c - x), xl = x - xh;
   vf h = x * x;
   *hi = h;
+#if defined(__FMA__) && defined(__AVX__)
+  *lo = (vf)_mm256_fmsub_ps((__m256)x, (__m256)x, (__m256)h); /* exact: rounded once */
+#else
+  vf c = x * 4097.0f;
+  vf xh = c - (c - x), xl = x - xh;
   *lo = ((xh * xh - h) + 2.0f * xh * xl) + xl * xl;
+#endif
+}
+
+/* e^a for a in [-104, 0] (no overflow, NaN or infinity to handle): v_exp without its selects. */
+static inline vf v_exp_nonpos(vf a) {
+  a = sel(a < -104.0f, splat(-104.0f), a); /* e^-104 rounds to 0 */
+  const vf magic = splat(12582912.0f);
+  vf k = (a * 1.44269504088896341f + magic) - magic;
+  vf r = a - k * 0.693359375f;
+  r = r - k * -2.12194440e-4f;
+  vf p = splat(1.9875691500e-4f);
+  p = p * r + 1.3981999507e-3f;
+  p = p * r + 8.3334519073e-3f;
+  p = p * r + 4.1665795894e-2f;
+  p = p * r + 1.6666665459e-1f;
+  p = p * r + 5.0000001201e-1f;
+  p = p * (r * r) + r + 1.0f;
+  vi ki = __builtin_convertvector(k, vi);
+  vi k1 = ki >> 1, k2 = ki - k1;
+  return p * (vf)((k1 + 127) << 23) * (vf)((k2 + 127) << 23);
 }
 
 /* erfcx(z) = e^(z^2) erfc(z) for z in [0, 10.1] (relative error < 3e-7 in float): a polynomial in
@@ -299,8 +328,8 @@ static inline vf v_erfcx(vf z) {
 /* e^(-s x^2) for s = 1 or 0.5, without the error of rounding x^2 first. */
 static inline vf v_exp_neg_sq(vf x, float s) {
   vf hi, lo;
-  two_square(x, &hi, &lo);
-  return v_exp(-s * hi) * (1.0f - s * lo);
+  two_square(x, &hi, &lo); /* callers clamp |x| <= 20: the exponent stays in [-400, 0] */
+  return v_exp_nonpos(-s * hi) * (1.0f - s * lo);
 }
 
 /* gelu(x) = x Phi(x), Phi the standard normal cdf, accurate relative to its value in both tails:
@@ -365,6 +394,11 @@ enum {
 #define VLOOP1(EXPR)                                                       \
   do {                                                                     \
     int64_t i = b;                                                         \
+    /* two vectors per iteration: their long dependency chains overlap */ \
+    for (; i + 2 * VL <= e; i += 2 * VL) {                                 \
+      { vf x = ld(X + i); st(Y + i, (EXPR)); }                             \
+      { vf x = ld(X + i + VL); st(Y + i + VL, (EXPR)); }                   \
+    }                                                                      \
     for (; i + VL <= e; i += VL) { vf x = ld(X + i); st(Y + i, (EXPR)); }  \
     if (i < e) {                                                           \
       float tx[VL] = {0}, ty[VL];                                          \
@@ -707,21 +741,22 @@ EXPORT int tl_binary_nd(int dtype, int op, const double *dims, const void *x, in
 
 enum { R_SUM = 0, R_MAX, R_MIN };
 
-/* Sum of n floats in double: 4 independent 4-lane accumulators. */
+/* Sum of n floats: blocks of 64 summed in float by a tree of 8-lane vectors (error ~ 3 ulp of
+ * the block's size), the block sums accumulated in double. */
 static double sum_f32(const float *x, int64_t n) {
   typedef double vd __attribute__((vector_size(32)));
   typedef float v4f __attribute__((vector_size(16)));
-  vd a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0};
+  vd a0 = {0}, a1 = {0};
   int64_t i = 0;
-  for (; i + 16 <= n; i += 16) {
-    v4f f0, f1, f2, f3;
-    memcpy(&f0, x + i, 16); memcpy(&f1, x + i + 4, 16); memcpy(&f2, x + i + 8, 16); memcpy(&f3, x + i + 12, 16);
-    a0 += __builtin_convertvector(f0, vd);
-    a1 += __builtin_convertvector(f1, vd);
-    a2 += __builtin_convertvector(f2, vd);
-    a3 += __builtin_convertvector(f3, vd);
+  for (; i + 64 <= n; i += 64) {
+    vf t0 = ld(x + i) + ld(x + i + 8), t1 = ld(x + i + 16) + ld(x + i + 24);
+    vf t2 = ld(x + i + 32) + ld(x + i + 40), t3 = ld(x + i + 48) + ld(x + i + 56);
+    vf t = (t0 + t1) + (t2 + t3);
+    v4f lo = {t[0], t[1], t[2], t[3]}, hi = {t[4], t[5], t[6], t[7]};
+    a0 += __builtin_convertvector(lo, vd);
+    a1 += __builtin_convertvector(hi, vd);
   }
-  vd a = (a0 + a1) + (a2 + a3);
+  vd a = a0 + a1;
   double s = (a[0] + a[1]) + (a[2] + a[3]);
   for (; i < n; i++) s += x[i];
   return s;
@@ -740,20 +775,46 @@ static double sum_f64(const double *x, int64_t n) {
   for (; i < n; i++) s += x[i];
   return s;
 }
-/* max (is_max) or min of n values; NaN if any is NaN; the identity (-+inf) when n = 0 */
+/* max (is_max) or min of n values; NaN if any is NaN; the identity (-+inf) when n = 0.
+ * Four independent accumulators (a compare-and-blend has a few cycles of latency). */
+static inline vf vmax_(vf a, vf b) {
+#ifdef __AVX__
+  return (vf)__builtin_ia32_maxps256((__m256)a, (__m256)b);
+#else
+  return sel(a > b, a, b);
+#endif
+}
+static inline vf vmin_(vf a, vf b) {
+#ifdef __AVX__
+  return (vf)__builtin_ia32_minps256((__m256)a, (__m256)b);
+#else
+  return sel(a < b, a, b);
+#endif
+}
 static float maxmin_f32(const float *x, int64_t n, int is_max) {
-  vf m = splat(is_max ? -INFINITY : INFINITY);
+  const vf id = splat(is_max ? -INFINITY : INFINITY);
+  vf m0 = id, m1 = id, m2 = id, m3 = id;
   vi bad = {0};
   int64_t i = 0;
-  for (; i + VL <= n; i += VL) {
-    vf v = ld(x + i);
-    bad |= v != v;
-    m = is_max ? sel(v > m, v, m) : sel(v < m, v, m);
+  if (is_max) {
+    for (; i + 32 <= n; i += 32) {
+      vf v0 = ld(x + i), v1 = ld(x + i + 8), v2 = ld(x + i + 16), v3 = ld(x + i + 24);
+      bad |= (v0 != v0) | (v1 != v1) | (v2 != v2) | (v3 != v3);
+      m0 = vmax_(v0, m0); m1 = vmax_(v1, m1); m2 = vmax_(v2, m2); m3 = vmax_(v3, m3);
+    }
+    m0 = vmax_(vmax_(m0, m1), vmax_(m2, m3));
+  } else {
+    for (; i + 32 <= n; i += 32) {
+      vf v0 = ld(x + i), v1 = ld(x + i + 8), v2 = ld(x + i + 16), v3 = ld(x + i + 24);
+      bad |= (v0 != v0) | (v1 != v1) | (v2 != v2) | (v3 != v3);
+      m0 = vmin_(v0, m0); m1 = vmin_(v1, m1); m2 = vmin_(v2, m2); m3 = vmin_(v3, m3);
+    }
+    m0 = vmin_(vmin_(m0, m1), vmin_(m2, m3));
   }
-  float r = m[0];
+  float r = m0[0];
   for (int k = 0; k < VL; k++) {
     if (bad[k]) return NAN;
-    r = is_max ? (m[k] > r ? m[k] : r) : (m[k] < r ? m[k] : r);
+    r = is_max ? (m0[k] > r ? m0[k] : r) : (m0[k] < r ? m0[k] : r);
   }
   for (; i < n; i++) {
     float v = x[i];
@@ -852,24 +913,27 @@ typedef struct { int dtype, log; const void *x; void *out; int64_t n; } sm_ctx;
 static void softmax_rows_f32(const float *x, float *y, int64_t n, int log) {
   float m = maxmin_f32(x, n, 1);
   vf mv = splat(m);
-  /* e = exp(x - m) into y (also the log-sum's terms), summed in double */
-  int64_t i = 0;
+  /* e = exp(x - m), stored for softmax, summed: blocks of 16 in float (positive terms: no
+   * cancellation), block sums in double */
   typedef double vd __attribute__((vector_size(32)));
   typedef float v4f __attribute__((vector_size(16)));
   vd acc = {0};
-  for (; i + VL <= n; i += VL) {
-    vf e = v_exp(ld(x + i) - mv);
-    st(y + i, e);
-    v4f lo = {e[0], e[1], e[2], e[3]}, hi = {e[4], e[5], e[6], e[7]};
+  int64_t i = 0;
+  for (; i + 2 * VL <= n; i += 2 * VL) {
+    vf e0 = v_exp(ld(x + i) - mv), e1 = v_exp(ld(x + i + VL) - mv);
+    if (!log) { st(y + i, e0); st(y + i + VL, e1); }
+    vf t = e0 + e1;
+    v4f lo = {t[0], t[1], t[2], t[3]}, hi = {t[4], t[5], t[6], t[7]};
     acc += __builtin_convertvector(lo, vd) + __builtin_convertvector(hi, vd);
   }
   double s = (acc[0] + acc[1]) + (acc[2] + acc[3]);
-  if (i < n) {
+  for (; i < n; i += VL) {
     float tx[VL], ty[VL];
+    int64_t r = n - i < VL ? n - i : VL;
     for (int k = 0; k < VL; k++) tx[k] = -INFINITY;
-    memcpy(tx, x + i, (size_t)(n - i) * 4);
+    memcpy(tx, x + i, (size_t)r * 4);
     st(ty, v_exp(ld(tx) - mv));
-    for (int64_t k = 0; k < n - i; k++) { y[i + k] = ty[k]; s += ty[k]; }
+    for (int64_t k = 0; k < r; k++) { if (!log) y[i + k] = ty[k]; s += ty[k]; }
   }
   if (log) {
     float lse = (float)log1p(s - 1.0); /* log(s), s >= 1 */
@@ -877,10 +941,11 @@ static void softmax_rows_f32(const float *x, float *y, int64_t n, int log) {
     for (i = 0; i + VL <= n; i += VL) st(y + i, (ld(x + i) - mv) - l);
     for (; i < n; i++) y[i] = (x[i] - m) - lse;
   } else {
-    float sf = (float)s;
-    vf sv = splat(sf);
-    for (i = 0; i + VL <= n; i += VL) st(y + i, ld(y + i) / sv);
-    for (; i < n; i++) y[i] = y[i] / sf;
+    /* times 1/s rather than divided by s: within an ulp, and much cheaper */
+    float inv = (float)(1.0 / s);
+    vf iv = splat(inv);
+    for (i = 0; i + VL <= n; i += VL) st(y + i, ld(y + i) * iv);
+    for (; i < n; i++) y[i] = y[i] * inv;
   }
 }
 NO_CONTRACT static void softmax_rows_f64(const double *x, double *y, int64_t n, int log_) {

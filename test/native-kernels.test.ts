@@ -143,9 +143,12 @@ t.test('reductions over trailing dims', async (t) => {
       for (const op of ['sum', 'amax', 'amin'] as const) {
         for (const dims of [[-1], null]) {
           const f = (v: Tensor) => (v as any)[op](dims) as Tensor;
-          // sums: the native kernel adds in another order (both in double precision)
-          const [rt, at] = op === 'sum' ? (dtype === 'float32' ? [1e-6, 1e-6] : [1e-12, 1e-9]) : [0, 0];
-          compare(t, `${op}(${dims}) ${dtype} [${shape}]`, withNative(true, () => f(x)), withNative(false, () => f(x)), rt, at);
+          // sums: the JS kernel adds pairwise in double precision; the native one adds blocks of
+          // 64 floats in float32 (as PyTorch does), then those in double: allow a few float32
+          // roundings of the sum of magnitudes
+          let at = 0;
+          if (op === 'sum') at = (dtype === 'float32' ? 4e-7 : 1e-14) * (x.abs().sum(dims).max().item() as number);
+          compare(t, `${op}(${dims}) ${dtype} [${shape}]`, withNative(true, () => f(x)), withNative(false, () => f(x)), op === 'sum' ? 1e-12 : 0, at);
           if (op !== 'sum') compare(t, `${op}(${dims}) ${dtype} [${shape}] with NaN`, withNative(true, () => f(xn)), withNative(false, () => f(xn)), 0, 0);
         }
       }
@@ -261,5 +264,6 @@ t.test('TORCHLET_NO_NATIVE=1 falls back to the JS kernels', async (t) => {
   t.notOk(off.info.loaded, 'not loaded');
   t.match(off.info.reason, /TORCHLET_NO_NATIVE/);
   const on = run({ TORCHLET_NO_NATIVE: '' });
-  for (let i = 0; i < on.r.length; i++) t.ok(Math.abs(on.r[i] - off.r[i]) <= 1e-5 * Math.abs(off.r[i]) + 1e-6, `result ${i}: ${on.r[i]} vs ${off.r[i]}`);
+  // float32 sums of ~10^4 terms: a few roundings of the sum of magnitudes (up to ~5e4 here)
+  for (let i = 0; i < on.r.length; i++) t.ok(Math.abs(on.r[i] - off.r[i]) <= 1e-5 * Math.abs(off.r[i]) + 2e-2, `result ${i}: ${on.r[i]} vs ${off.r[i]}`);
 });

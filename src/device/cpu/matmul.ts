@@ -54,6 +54,7 @@ function loadBlas(): Blas | null {
       let setThreads: ((n: number) => void) | null = null;
       try {
         setThreads = lib.func('void openblas_set_num_threads(int n)');
+        defaultBlasThreads = Math.max(1, lib.func('int openblas_get_num_threads()')());
       } catch {
         setThreads = null; // not OpenBLAS (e.g. reference BLAS): single threaded anyway
       }
@@ -68,6 +69,23 @@ function loadBlas(): Blas | null {
   return blas;
 }
 
+/**
+ * OpenBLAS threads per product: all of them only for large products. A small GEMM split between
+ * threads spends more in waking and spin-waiting them than it saves (on a busy 2-core machine an
+ * MLP step got slower with 2), and OpenBLAS's own cut-off (~0.26M multiply-adds) is far lower.
+ */
+const BLAS_PARALLEL_WORK = 32 * 2 ** 20;
+let blasThreadsNow = -1;
+/** OpenBLAS's own thread count when loaded (before any change), for when setNumThreads was never called. */
+let defaultBlasThreads = 1;
+function blasThreadsFor(lib: Blas, work: number): void {
+  if (!lib.setThreads) return;
+  const want = work >= BLAS_PARALLEL_WORK ? (pendingThreads ?? defaultBlasThreads) : 1;
+  if (want === blasThreadsNow) return;
+  lib.setThreads(want);
+  blasThreadsNow = want;
+}
+
 /** Which GEMM float matmuls on the cpu device use. */
 export function blasInfo(): { kind: 'openblas' | 'js'; library?: string } {
   const b = loadBlas();
@@ -80,7 +98,7 @@ export function setNumThreads(n: number): void {
   pendingThreads = n;
   setNativeThreads(n);
   const b = loadBlas();
-  if (b?.setThreads) b.setThreads(n);
+  if (b?.setThreads) { b.setThreads(n); blasThreadsNow = n; }
 }
 
 // ---------------------------------------------------------------- matmul entry
@@ -146,6 +164,7 @@ export function matmul(a0: View, b0: View, out0: View, opts: MatmulOptions = {})
     return;
   }
   const gemm = dt === 'float32' ? lib.sgemm : lib.dgemm;
+  blasThreadsFor(lib, B * M * N * K);
   const outDirect = out.strides[2] === 1 && (M === 1 || out.strides[1] >= N);
   const ldc = M === 1 ? N : out.strides[1];
   const O = out.handle as HostArray;
