@@ -69,6 +69,6 @@ const out = `bench/results/${os.hostname()}-${date}.json`;
 writeFileSync(out, JSON.stringify({
   date: new Date().toISOString(), host: os.hostname(), cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model,
   rounds, quick: process.env.BENCH_QUICK === '1', table, rss,
-  versions: { pytorch: perRound[0].pytorch?._version, tfjs: perRound[0].tfjs_wasm?._version, torchletBlas: perRound[0].torchlet?._blas },
+  versions: { pytorch: perRound[0].pytorch?._version, tfjs: perRound[0].tfjs_wasm?._version, torchletBlas: perRound[0].torchlet?._blas, torchletNative: perRound[0].torchlet?._native },
 }, null, 2));
 console.log(`wrote ${out}`);

@@ -1,5 +1,7 @@
 // torchlet side of `npm run bench`: the same workloads as bench/pytorch_bench.py. Prints JSON medians in ms.
 import torch, { nn, optim, Tensor } from '../src/index.js';
+import { blasInfo } from '../src/device/cpu/index.js';
+import { nativeInfo } from '../src/device/cpu/native.js';
 
 const F = nn.functional;
 const QUICK = process.env.BENCH_QUICK === '1';
@@ -112,5 +114,6 @@ function peakRssMlp() {
 
 if (process.env.BENCH_RSS_ONLY === '1') peakRssMlp();
 else { matmuls(); elementwise(); dispatch(); convBnLstm(); trainLoops(); }
-results._blas = (torch as any).blasInfo?.().kind ?? 'unknown';
+results._blas = blasInfo().library ?? blasInfo().kind;
+{ const n = nativeInfo(); results._native = n.loaded ? n.library!.split('/').pop()! : `none (${n.reason})`; }
 console.log(JSON.stringify(results));

@@ -156,7 +156,9 @@ static void parallel_for(int64_t n, int64_t grain, int64_t align, task_fn fn, vo
     return;
   }
   ensure_workers(threads);
-  if (n_started < 1) {
+  /* a sleeping worker takes ~50-100 us (much more on a busy machine) to wake: worth it only
+   * for jobs of several grains; a spinning one joins at once */
+  if (n_started < 1 || (atomic_load(&sleepers) > 0 && n < 8 * grain)) {
     fn(ctx, 0, n);
     return;
   }
@@ -906,6 +908,78 @@ EXPORT int tl_reduce_rows(int dtype, int op, const void *x, int64_t xo, void *ou
   return 1;
 }
 
+/* Reduction over the outer and inner dims of a contiguous [A, K, B] layout, keeping the middle:
+ * out[k] = op over a < A, b < B of x[(a*K + k)*B + b] (batch-norm statistics, bias gradients). */
+typedef struct { int dtype, op; const char *x; char *out; int64_t A, K, B; } axes_ctx;
+
+static void axes_rows_task(void *vc, int64_t k0, int64_t k1) {
+  /* B >= 16: each output reduces A contiguous rows of B */
+  axes_ctx *c = vc;
+  for (int64_t k = k0; k < k1; k++) {
+    double acc = c->op == R_SUM ? 0.0 : c->op == R_MAX ? -INFINITY : INFINITY;
+    int bad = 0;
+    for (int64_t a = 0; a < c->A; a++) {
+      int64_t off = (a * c->K + k) * c->B;
+      double v;
+      if (c->dtype == 0) {
+        const float *x = (const float *)c->x + off;
+        v = c->op == R_SUM ? sum_f32(x, c->B) : maxmin_f32(x, c->B, c->op == R_MAX);
+      } else {
+        const double *x = (const double *)c->x + off;
+        v = c->op == R_SUM ? sum_f64(x, c->B) : maxmin_f64(x, c->B, c->op == R_MAX);
+      }
+      if (c->op == R_SUM) acc += v;
+      else { bad |= v != v; acc = c->op == R_MAX ? (v > acc ? v : acc) : (v < acc ? v : acc); }
+    }
+    if (bad) acc = NAN;
+    if (c->dtype == 0) ((float *)c->out)[k] = (float)acc;
+    else ((double *)c->out)[k] = acc;
+  }
+}
+
+static void axes_cols_task(void *vc, int64_t k0, int64_t k1) {
+  /* B == 1: column sums of an [A, K] matrix, read row by row (in memory order), in double */
+  axes_ctx *c = vc;
+  enum { CB = 512 };
+  double acc[CB];
+  int nanrow[CB];
+  for (int64_t kb = k0; kb < k1; kb += CB) {
+    int64_t w = k1 - kb < CB ? k1 - kb : CB;
+    double init = c->op == R_SUM ? 0.0 : c->op == R_MAX ? -INFINITY : INFINITY;
+    for (int64_t j = 0; j < w; j++) { acc[j] = init; nanrow[j] = 0; }
+    for (int64_t a = 0; a < c->A; a++) {
+      if (c->dtype == 0) {
+        const float *x = (const float *)c->x + a * c->K + kb;
+        if (c->op == R_SUM) for (int64_t j = 0; j < w; j++) acc[j] += x[j];
+        else if (c->op == R_MAX) for (int64_t j = 0; j < w; j++) { double v = x[j]; nanrow[j] |= v != v; acc[j] = v > acc[j] ? v : acc[j]; }
+        else for (int64_t j = 0; j < w; j++) { double v = x[j]; nanrow[j] |= v != v; acc[j] = v < acc[j] ? v : acc[j]; }
+      } else {
+        const double *x = (const double *)c->x + a * c->K + kb;
+        if (c->op == R_SUM) for (int64_t j = 0; j < w; j++) acc[j] += x[j];
+        else if (c->op == R_MAX) for (int64_t j = 0; j < w; j++) { double v = x[j]; nanrow[j] |= v != v; acc[j] = v > acc[j] ? v : acc[j]; }
+        else for (int64_t j = 0; j < w; j++) { double v = x[j]; nanrow[j] |= v != v; acc[j] = v < acc[j] ? v : acc[j]; }
+      }
+    }
+    for (int64_t j = 0; j < w; j++) {
+      double v = nanrow[j] ? NAN : acc[j];
+      if (c->dtype == 0) ((float *)c->out)[kb + j] = (float)v;
+      else ((double *)c->out)[kb + j] = v;
+    }
+  }
+}
+
+/** out[oo + k] = op over a, b of x[xo + (a*K + k)*B + b] (sum, max, min); 0 when not handled. */
+EXPORT int tl_reduce_axes(int dtype, int op, const void *x, int64_t xo, void *out, int64_t oo, int64_t A, int64_t K, int64_t B) {
+  if ((dtype != 0 && dtype != 1) || op < R_SUM || op > R_MIN || A < 1 || K < 1 || B < 1) return 0;
+  if (B != 1 && B < 16) return 0;
+  size_t es = dtype == 0 ? 4 : 8;
+  axes_ctx c = {dtype, op, (const char *)x + xo * es, (char *)out + oo * es, A, K, B};
+  int64_t per = A * B;
+  if (B == 1) parallel_for(K, GRAIN_CHEAP / (A > 0 ? A : 1) + 64, 64, axes_cols_task, &c);
+  else parallel_for(K, GRAIN_CHEAP / per + 1, 1, axes_rows_task, &c);
+  return 1;
+}
+
 /* ------------------------------------------------------------------ softmax rows */
 
 typedef struct { int dtype, log; const void *x; void *out; int64_t n; } sm_ctx;
@@ -1125,26 +1199,35 @@ typedef struct { int dtype; win_geom g; const void *x; void *d; const double *ix
 #define IM2COL_BODY(T)                                                                               \
   do {                                                                                               \
     const T *S = c->x; T *D = c->d; const T pad = (T)g->pad;                                         \
+    const int64_t C = g->C, H = g->H, W = g->W, OH = g->OH, OW = g->OW, kh = g->kh, kw = g->kw;      \
+    const int64_t sh = g->sh, sw = g->sw, dh = g->dh, dw = g->dw, pt = g->pt, pl = g->pl;             \
+    const int64_t xsN = g->xsN, xsC = g->xsC, xsH = g->xsH, xsW = g->xsW;                             \
+    const int64_t dsN = g->dsN, dsC = g->dsC, dsKH = g->dsKH, dsKW = g->dsKW, dsOH = g->dsOH, dOW = g->dsOW; \
+    const int64_t step = sw * xsW;                                                                   \
     for (int64_t nc = b; nc < e; nc++) {                                                             \
-      int64_t n = nc / g->C, ch = nc % g->C;                                                         \
-      for (int64_t kj = 0; kj < g->kw; kj++) {                                                       \
+      int64_t n = nc / C, ch = nc % C;                                                               \
+      for (int64_t kj = 0; kj < kw; kj++) {                                                          \
         int64_t owLo, owHi;                                                                          \
-        valid_range(g->W, g->OW, g->sw, g->pl, kj * g->dw, &owLo, &owHi);                             \
-        for (int64_t ki = 0; ki < g->kh; ki++) {                                                     \
+        valid_range(W, OW, sw, pl, kj * dw, &owLo, &owHi);                                           \
+        for (int64_t ki = 0; ki < kh; ki++) {                                                        \
           int64_t ohLo, ohHi;                                                                        \
-          valid_range(g->H, g->OH, g->sh, g->pt, ki * g->dh, &ohLo, &ohHi);                           \
-          int64_t dBase = g->dof + n * g->dsN + ch * g->dsC + ki * g->dsKH + kj * g->dsKW;             \
-          int64_t sBase = g->xo + n * g->xsN + ch * g->xsC + (ki * g->dh - g->pt) * g->xsH + (kj * g->dw - g->pl) * g->xsW; \
-          for (int64_t oh = 0; oh < g->OH; oh++) {                                                   \
-            T *rd = D + dBase + oh * g->dsOH;                                                        \
-            int64_t dOW = g->dsOW;                                                                   \
-            if (oh < ohLo || oh >= ohHi) { for (int64_t ow = 0; ow < g->OW; ow++) rd[ow * dOW] = pad; continue; } \
-            for (int64_t ow = 0; ow < owLo; ow++) rd[ow * dOW] = pad;                                \
-            const T *rs = S + sBase + oh * g->sh * g->xsH;                                           \
-            int64_t step = g->sw * g->xsW;                                                           \
-            if (dOW == 1 && step == 1) memcpy(rd + owLo, rs + owLo, (size_t)(owHi - owLo) * sizeof(T)); \
-            else for (int64_t ow = owLo; ow < owHi; ow++) rd[ow * dOW] = rs[ow * step];              \
-            for (int64_t ow = owHi; ow < g->OW; ow++) rd[ow * dOW] = pad;                            \
+          valid_range(H, OH, sh, pt, ki * dh, &ohLo, &ohHi);                                         \
+          T *dp = D + g->dof + n * dsN + ch * dsC + ki * dsKH + kj * dsKW;                           \
+          const T *sp = S + g->xo + n * xsN + ch * xsC + (ki * dh - pt) * xsH + (kj * dw - pl) * xsW; \
+          for (int64_t oh = 0; oh < OH; oh++) {                                                      \
+            T *rd = dp + oh * dsOH;                                                                  \
+            if (oh < ohLo || oh >= ohHi) { for (int64_t ow = 0; ow < OW; ow++) rd[ow * dOW] = pad; continue; } \
+            const T *rs = sp + oh * sh * xsH;                                                        \
+            if (dOW == 1) {                                                                          \
+              for (int64_t ow = 0; ow < owLo; ow++) rd[ow] = pad;                                    \
+              if (step == 1) for (int64_t ow = owLo; ow < owHi; ow++) rd[ow] = rs[ow];               \
+              else for (int64_t ow = owLo; ow < owHi; ow++) rd[ow] = rs[ow * step];                  \
+              for (int64_t ow = owHi; ow < OW; ow++) rd[ow] = pad;                                   \
+            } else {                                                                                 \
+              for (int64_t ow = 0; ow < owLo; ow++) rd[ow * dOW] = pad;                              \
+              for (int64_t ow = owLo; ow < owHi; ow++) rd[ow * dOW] = rs[ow * step];                 \
+              for (int64_t ow = owHi; ow < OW; ow++) rd[ow * dOW] = pad;                             \
+            }                                                                                        \
           }                                                                                          \
         }                                                                                            \
       }                                                                                              \
@@ -1423,4 +1506,4 @@ EXPORT int tl_adam(int dtype, int64_t n, const double *hp, void *P, int64_t po, 
 }
 
 /** Version of the exported interface (bumped whenever a signature or op code changes). */
-EXPORT int tl_abi_version(void) { return 4; }
+EXPORT int tl_abi_version(void) { return 5; }

@@ -50,9 +50,13 @@ export const float32: DType = 'float32', float64: DType = 'float64', float16: DT
 export const int32: DType = 'int32', int64: DType = 'int64', uint8: DType = 'uint8', bool: DType = 'bool';
 export const float: DType = 'float32', double: DType = 'float64', half: DType = 'float16', long: DType = 'int64', int: DType = 'int32';
 
-/** Sets the cpu device's BLAS threads (OpenBLAS). */
+/** Sets the cpu device's threads (OpenBLAS and the native kernels). */
 export function setNumThreads(n: number): void { cpuSetNumThreads(n); }
-/** Live tensors (storages) and bytes on a device (or all devices). */
+/**
+ * Live tensors (storages) and bytes on a device (or all devices). cpu tensors are counted from
+ * the first call on (tracking each costs about a microsecond, so it starts only when asked for;
+ * TORCHLET_TRACK_MEMORY=1 tracks from the start).
+ */
 export function memory(device?: string): { tensors: number; bytes: number } { return memoryStats(device); }
 
 export const autograd = {

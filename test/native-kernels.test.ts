@@ -156,6 +156,37 @@ t.test('reductions over trailing dims', async (t) => {
   }
 });
 
+t.test('reductions keeping middle dims (leading and trailing reduced)', async (t) => {
+  if (!haveNative) return t.pass('no native library');
+  for (const dtype of ['float32', 'float64'] as DType[]) {
+    for (const [shape, dims] of [[[64, 32, 14, 14], [0, 2, 3]], [[300, 77], [0]], [[9, 5, 40], [0, 2]], [[2, 3, 4, 1000], [0, 1]]] as [number[], number[]][]) {
+      const n = shape.reduce((a, b) => a * b, 1);
+      const x = torch.tensor(values(n, n + 3, { specials: false }), { dtype }).reshape(shape);
+      const xn = torch.tensor(values(n, n + 4), { dtype }).reshape(shape);
+      for (const op of ['sum', 'amax', 'amin'] as const) {
+        const f = (v: Tensor) => (v as any)[op](dims) as Tensor;
+        const at = op === 'sum' ? (dtype === 'float32' ? 4e-7 : 1e-14) * (x.abs().sum(dims).max().item() as number) : 0;
+        compare(t, `${op}(${dims}) ${dtype} [${shape}]`, withNative(true, () => f(x)), withNative(false, () => f(x)), op === 'sum' ? 1e-12 : 0, at);
+        if (op !== 'sum') compare(t, `${op}(${dims}) ${dtype} [${shape}] with NaN`, withNative(true, () => f(xn)), withNative(false, () => f(xn)), 0, 0);
+      }
+    }
+  }
+});
+
+t.test('strided unary ops (column blocks, transposes)', async (t) => {
+  if (!haveNative) return t.pass('no native library');
+  for (const dtype of ['float32', 'float64'] as DType[]) {
+    const x = torch.tensor(values(64 * 520, 9), { dtype }).reshape(64, 520);
+    for (const op of ['exp', 'tanh', 'sigmoid', 'gelu', 'relu', 'sqrt', 'neg'] as const) {
+      for (const [name, v] of [['column block', x.narrow(1, 130, 130)], ['transpose', x.t()]] as [string, Tensor][]) {
+        const f = () => (v as any)[op]() as Tensor;
+        const exact = dtype === 'float64' || op === 'relu' || op === 'neg' || op === 'sqrt';
+        compare(t, `${op} ${dtype} ${name}`, withNative(true, f), withNative(false, f), exact ? 0 : 6e-7, exact ? 0 : 1e-14);
+      }
+    }
+  }
+});
+
 t.test('softmax and logSoftmax rows', async (t) => {
   if (!haveNative) return t.pass('no native library');
   for (const dtype of ['float32', 'float64'] as DType[]) {

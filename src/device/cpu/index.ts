@@ -22,7 +22,7 @@ import { cumsum, reduce } from './reduce.js';
 import { gather, scatter, sort } from './indexing.js';
 import { matmul, type MatmulOptions } from './matmul.js';
 import { isContig, isScalarLike, numelOf, planLoops } from './strided.js';
-import { nativeBinary, nativeBinaryNd, nativeCopy2d, nativeUnaryNd, nativeReduceRows, nativeSoftmaxRows, nativeUnary } from './native.js';
+import { nativeBinary, nativeBinaryNd, nativeCopy2d, nativeUnaryNd, nativeReduceAxes, nativeReduceRows, nativeSoftmaxRows, nativeUnary } from './native.js';
 
 export { blasInfo, setNumThreads } from './matmul.js';
 
@@ -227,13 +227,24 @@ export class CpuBackend implements Backend {
   /** sum/max/min over the trailing dims of a contiguous float tensor: the native row kernel. */
   private reduceNative(op: ReduceOp, x: View, dims: readonly number[], out: View): boolean {
     if ((op !== 'sum' && op !== 'max' && op !== 'min') || x.dtype !== out.dtype || (x.dtype !== 'float32' && x.dtype !== 'float64')) return false;
-    const nd = x.shape.length, k = dims.length;
-    for (let i = 0; i < k; i++) if (dims[i] !== nd - k + i) return false;
     if (!isContig(x.shape, x.strides) || !isContig(out.shape, out.strides)) return false;
-    let n = 1, rows = 1;
-    for (let d = 0; d < nd; d++) { if (d < nd - k) rows *= x.shape[d]; else n *= x.shape[d]; }
-    if (n === 0 || rows === 0) return false;
-    return nativeReduceRows(op, x.dtype, x.handle as HostArray, x.offset, out.handle as HostArray, out.offset, rows, n);
+    // reduced dims must be a leading block and/or a trailing block: [A | K kept | B]
+    const nd = x.shape.length, k = dims.length;
+    let trailing = true;
+    for (let i = 0; i < k; i++) if (dims[i] !== nd - k + i) trailing = false;
+    let lead = 0;
+    if (!trailing) while (lead < k && dims[lead] === lead) lead++;
+    for (let i = lead; i < k; i++) if (dims[i] !== nd - k + i) return false;
+    let A = 1, K = 1, B = 1;
+    for (let d = 0; d < nd; d++) {
+      if (d < lead) A *= x.shape[d];
+      else if (d < nd - (k - lead)) K *= x.shape[d];
+      else B *= x.shape[d];
+    }
+    if (A * K * B === 0) return false;
+    const xh = x.handle as HostArray, oh = out.handle as HostArray;
+    if (A === 1) return nativeReduceRows(op, x.dtype, xh, x.offset, oh, out.offset, K, B);
+    return nativeReduceAxes(op, x.dtype, xh, x.offset, oh, out.offset, A, K, B);
   }
   /** Softmax (or log-softmax) along `dim` when it is the last dim of a contiguous float tensor. */
   softmax(x: View, dim: number, out: View, log: boolean): boolean {

@@ -45,6 +45,7 @@ interface Lib {
   unaryNd: (dt: number, op: number, dims: Float64Array, x: Ptr, xo: number, o: Ptr, oo: number) => number;
   binaryNd: (dt: number, op: number, dims: Float64Array, x: Ptr, xo: number, y: Ptr, yo: number, o: Ptr, oo: number) => number;
   reduceRows: (dt: number, op: number, x: Ptr, xo: number, o: Ptr, oo: number, rows: number, n: number) => number;
+  reduceAxes: (dt: number, op: number, x: Ptr, xo: number, o: Ptr, oo: number, A: number, K: number, B: number) => number;
   softmaxRows: (dt: number, log: number, x: Ptr, xo: number, o: Ptr, oo: number, rows: number, n: number) => number;
   copy2d: (es: number, src: Ptr, so: number, rs: number, cs: number, dst: Ptr, dof: number, rows: number, cols: number) => number;
   im2col: (dt: number, geom: Float64Array, x: Ptr, d: Ptr) => number;
@@ -56,7 +57,7 @@ interface Lib {
   path: string;
 }
 
-const ABI_VERSION = 4;
+const ABI_VERSION = 5;
 let lib: Lib | null | undefined; // undefined: not tried yet
 let loadError: string | null = null;
 let pendingThreads: number | null = null;
@@ -116,6 +117,7 @@ function load(): Lib | null {
         unaryNd: so.func('int tl_unary_nd(int, int, const double *, const void *, int64_t, void *, int64_t)'),
         binaryNd: so.func('int tl_binary_nd(int, int, const double *, const void *, int64_t, const void *, int64_t, void *, int64_t)'),
         reduceRows: so.func('int tl_reduce_rows(int, int, const void *, int64_t, void *, int64_t, int64_t, int64_t)'),
+        reduceAxes: so.func('int tl_reduce_axes(int, int, const void *, int64_t, void *, int64_t, int64_t, int64_t, int64_t)'),
         softmaxRows: so.func('int tl_softmax_rows(int, int, const void *, int64_t, void *, int64_t, int64_t, int64_t)'),
         copy2d: so.func('int tl_copy2d(int, const void *, int64_t, int64_t, int64_t, void *, int64_t, int64_t, int64_t)'),
         im2col: so.func('int tl_im2col(int, const double *, const void *, void *)'),
@@ -244,6 +246,20 @@ export function nativeReduceRows(op: string, dtype: DType, x: Ptr, xo: number, o
   if (dt < 0) return false;
   const l = load();
   return l !== null && l.reduceRows(dt, code, x, xo, out, oo, rows, n) === 1;
+}
+
+/**
+ * out[oo + k] = op over a < A, b < B of x[xo + (a*K + k)*B + b]: the reduction of a contiguous
+ * tensor over leading and trailing dims that keeps the middle ones. False when not handled
+ * (B must be 1 or at least 16).
+ */
+export function nativeReduceAxes(op: string, dtype: DType, x: Ptr, xo: number, out: Ptr, oo: number, A: number, K: number, B: number): boolean {
+  const code = REDUCE_CODES[op];
+  if (code === undefined || A * K * B < MIN_CHEAP || (B !== 1 && B < 16)) return false;
+  const dt = dtypeCode(dtype);
+  if (dt < 0) return false;
+  const l = load();
+  return l !== null && l.reduceAxes(dt, code, x, xo, out, oo, A, K, B) === 1;
 }
 
 /** Softmax (or log-softmax) of `rows` contiguous rows of n elements; false when not handled. */

@@ -149,7 +149,7 @@ function unfoldInto(x: Tensor, g: WindowGeom, perm: readonly Axis[], padValue: n
 /** im2col without autograd: a contiguous tensor of the windows in `perm` axis order. */
 function unfoldRaw(x: Tensor, g: WindowGeom, perm: readonly Axis[], padValue: number): Tensor {
   const shape = perm.map((a) => axisSize(g, a));
-  const out = empty_(x._backend, shape, x.dtype);
+  const out = empty_(x._backend, shape, x.dtype, true); // unfoldInto writes every element
   if (out.numel() > 0) unfoldInto(x, g, perm, padValue, out._view);
   return out;
 }
@@ -221,7 +221,7 @@ const unfoldOnesSpec: OpSpec<[WindowGeom]> = {
   forward: ([x], g) => {
     const K = g.C * g.kh * g.kw, L = g.OH * g.OW;
     const be = x._backend;
-    const out = empty_(be, [g.N, K + 1, L], x.dtype);
+    const out = empty_(be, [g.N, K + 1, L], x.dtype, true); // every element is written below
     if (out.numel() === 0) return out;
     const st = out._strides;
     const win = [g.N, g.C, g.kh, g.kw, g.OH, g.OW];
