@@ -169,11 +169,7 @@ export function reduceRaw(op: ReduceOp, x: Tensor, dims: number[], outDtype: DTy
 
 /** Converts numbers/booleans to 0-d tensors of dtype on device. */
 export function scalarTensor(v: number | boolean, dtype: DType, device: string): Tensor {
-  const be = getBackend(device);
-  const t = empty_(be, [], dtype);
-  const n = typeof v === 'boolean' ? (v ? 1 : 0) : v;
-  if (n !== 0) be.fill(t._view, toStored(dtype, n));
-  return t;
+  return fillRaw(getBackend(device), [], dtype, typeof v === 'boolean' ? (v ? 1 : 0) : v);
 }
 
 export function isTensorLike(x: unknown): x is TensorLike {

@@ -1,6 +1,6 @@
 /** Reductions, scans, softmax and sorting. */
 import { Tensor } from '../tensor.js';
-import { apply, reduceRaw, binaryRaw, unaryRaw, castRaw, empty_, named, type OpSpec } from './core.js';
+import { apply, fillRaw, reduceRaw, binaryRaw, unaryRaw, castRaw, empty_, named, type OpSpec } from './core.js';
 import { normDim, normDims } from '../layout.js';
 import { type DType, isFloating } from '../dtype.js';
 import { DTypeError, IndexError, TorchError, ShapeError, fmtShape } from '../errors.js';
@@ -171,16 +171,16 @@ export function min(x: Tensor, dim?: number | Tensor, keepdim = false): any { re
 
 export function all(x: Tensor, dim?: Dims, keepdim = false): Tensor {
   const dims = reducedDims('all', checkT('all', x), dim);
-  const b = x.dtype === 'bool' ? x : castRaw(x, 'bool');
-  if (x.numel() === 0 && dims.length === x.ndim) return castRaw(empty_(x._backend, [], 'bool').fill_(1), 'bool');
   // reducing over a zero-size dim: every slice is empty, so all() is true
-  if (dims.some((d) => x.shape[d] === 0)) return finish(empty_(x._backend, x.shape.filter((_, i) => !dims.includes(i)), 'bool').fill_(1), x, dims, keepdim);
+  if (dims.some((d) => x.shape[d] === 0)) return finish(fillRaw(x._backend, x.shape.filter((_, i) => !dims.includes(i)), 'bool', 1), x, dims, keepdim);
+  const b = x.dtype === 'bool' ? x : castRaw(x, 'bool');
   return finish(castRaw(reduceRaw('min', castRaw(b, 'uint8'), dims, 'uint8'), 'bool'), x, dims, keepdim);
 }
 export function any(x: Tensor, dim?: Dims, keepdim = false): Tensor {
   const dims = reducedDims('any', checkT('any', x), dim);
+  // reducing over a zero-size dim: every slice is empty, so any() is false
+  if (dims.some((d) => x.shape[d] === 0)) return finish(fillRaw(x._backend, x.shape.filter((_, i) => !dims.includes(i)), 'bool', 0), x, dims, keepdim);
   const b = x.dtype === 'bool' ? x : castRaw(x, 'bool');
-  if (x.numel() === 0 && dims.length === x.ndim) return empty_(x._backend, [], 'bool');
   return finish(castRaw(reduceRaw('max', castRaw(b, 'uint8'), dims, 'uint8'), 'bool'), x, dims, keepdim);
 }
 
