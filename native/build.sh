@@ -16,8 +16,9 @@ common=(-std=gnu11 -O3 -fPIC -shared -pthread -fvisibility=hidden -fno-math-errn
 # the old one loaded keeps its (unlinked) file instead of seeing it rewritten under it
 build() {
   local name=$1; shift
-  gcc "${common[@]}" "$@" -o "$out/.$name.tmp" native/kernels.c -lm
-  mv -f "$out/.$name.tmp" "$out/$name"
+  local tmp="$out/.$name.$$.tmp"
+  gcc "${common[@]}" "$@" -o "$tmp" native/kernels.c -lm
+  mv -f "$tmp" "$out/$name"
 }
 build libtorchlet_kernels.so -march=x86-64 -mtune=generic
 build libtorchlet_kernels_v3.so -march=x86-64-v3 -mtune=znver3

@@ -74,7 +74,7 @@ function loadBlas(): Blas | null {
  * threads spends more in waking and spin-waiting them than it saves (on a busy 2-core machine an
  * MLP step got slower with 2), and OpenBLAS's own cut-off (~0.26M multiply-adds) is far lower.
  */
-const BLAS_PARALLEL_WORK = 32 * 2 ** 20;
+const BLAS_PARALLEL_WORK = 2 ** 20;
 let blasThreadsNow = -1;
 /** OpenBLAS's own thread count when loaded (before any change), for when setNumThreads was never called. */
 let defaultBlasThreads = 1;
