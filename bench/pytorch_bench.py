@@ -11,6 +11,7 @@ torch.set_num_threads(int(os.environ.get('BENCH_THREADS', '2')))
 torch.manual_seed(0)
 QUICK = os.environ.get('BENCH_QUICK') == '1'
 REPS = 3 if QUICK else 7
+WARM_MS, REP_MS = (100, 10) if QUICK else (300, 25)
 only = set(sys.argv[1:])
 results = {}
 
@@ -18,7 +19,16 @@ results = {}
 def timeit(name, fn, reps=REPS, inner=1):
     if only and not any(name.startswith(o) for o in only):
         return
-    fn()  # warm up
+    # same rule as bench/torchlet_bench.ts: warm up WARM_MS, then repetitions of at least REP_MS
+    fn()
+    w0 = time.perf_counter()
+    calls = 0
+    while (time.perf_counter() - w0) * 1000 < WARM_MS or calls < 2:
+        fn()
+        calls += 1
+    per = (time.perf_counter() - w0) * 1000 / calls
+    inner = max(inner, -(-REP_MS // max(per, 1e-6)))
+    inner = int(inner)
     times = []
     for _ in range(reps):
         t0 = time.perf_counter()

@@ -14,6 +14,7 @@ await import(new URL('./.cache/tfjs-grads.mjs', import.meta.url).href);
 const backend = process.argv[2] ?? 'wasm';
 const QUICK = process.env.BENCH_QUICK === '1';
 const REPS = QUICK ? 3 : 7;
+const WARM_MS = QUICK ? 100 : 300, REP_MS = QUICK ? 10 : 25;
 const only = process.argv.slice(3);
 const results = {};
 const origWarn = console.warn;
@@ -31,6 +32,12 @@ function timeit(name, fn, reps = REPS, inner = 1) {
     results[`_${name}_error`] = String(e.message ?? e).slice(0, 120);
     return;
   }
+  // same rule as bench/torchlet_bench.ts: warm up WARM_MS, then repetitions of at least REP_MS
+  const w0 = performance.now();
+  let calls = 1;
+  while (performance.now() - w0 < WARM_MS || calls < 3) { tf.tidy(() => { const r = fn(); if (r) r.dataSync(); }); calls++; }
+  const per = (performance.now() - w0) / (calls - 1);
+  inner = Math.max(inner, Math.ceil(REP_MS / Math.max(per, 1e-6)));
   const times = [];
   for (let k = 0; k < reps; k++) {
     const t0 = performance.now();

@@ -6,6 +6,7 @@ import { nativeInfo } from '../src/device/cpu/native.js';
 const F = nn.functional;
 const QUICK = process.env.BENCH_QUICK === '1';
 const REPS = QUICK ? 3 : 7;
+const WARM_MS = QUICK ? 100 : 300, REP_MS = QUICK ? 10 : 25;
 const only = process.argv.slice(2);
 const results: Record<string, number | string | null> = {};
 torch.setNumThreads(Number(process.env.BENCH_THREADS ?? 2));
@@ -20,6 +21,13 @@ function timeit(name: string, fn: () => unknown, reps = REPS, inner = 1): void {
     results[`_${name}_error`] = String((e as Error).message).slice(0, 160);
     return;
   }
+  // same rule in all three harnesses: warm up for WARM_MS (JIT, allocator and thread pools reach
+  // steady state), then size each repetition to at least REP_MS so timer and scheduler noise stay small
+  const w0 = performance.now();
+  let calls = 1;
+  while (performance.now() - w0 < WARM_MS || calls < 3) { fn(); calls++; }
+  const per = (performance.now() - w0) / (calls - 1);
+  inner = Math.max(inner, Math.ceil(REP_MS / Math.max(per, 1e-6)));
   const times: number[] = [];
   for (let k = 0; k < reps; k++) {
     const t0 = performance.now();

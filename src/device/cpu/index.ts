@@ -9,6 +9,7 @@ import { registerBackend } from '../registry.js';
 import { allocHost, hostArrayCtor, ITEMSIZE, type DType, type HostArray } from '../../dtype.js';
 import v8 from 'node:v8';
 import { collectYoung } from '../../storage.js';
+import { tuneHostMalloc } from './hostmem.js';
 
 /** Buffers from this size on are malloc'd uninitialised where allowed, and counted for minor GCs. */
 const LARGE_BYTES = 64 * 1024;
@@ -49,6 +50,7 @@ export class CpuBackend implements Backend {
   /** `noBlas` forces the JS GEMM (for tests; TORCHLET_NO_BLAS=1 does the same process-wide). */
   constructor(opts: { noBlas?: boolean } = {}) {
     this.matmulOpts = { noBlas: opts.noBlas };
+    tuneHostMalloc();
     // A minor GC frees dead young ArrayBuffers on a background thread by default, usually after
     // the next large tensor was already malloc'd: its memory is then fresh pages (a fault per
     // 4 KiB) instead of the buffer just freed. Freeing them within the GC pause keeps reuse
