@@ -33,11 +33,9 @@ import zlib
 import torch
 import torch.nn.functional as F
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-OUT = os.path.join(ROOT, 'test', 'fixtures', 'core')
+from fixture_util import DTYPE_NAMES as DT, f32, fixture_dir, nonfinite
 
-DT = {torch.float32: 'float32', torch.float64: 'float64', torch.float16: 'float16', torch.bfloat16: 'bfloat16',
-      torch.int32: 'int32', torch.int64: 'int64', torch.uint8: 'uint8', torch.bool: 'bool'}
+OUT = fixture_dir('core')
 TD = {v: k for k, v in DT.items()}
 nan, inf = float('nan'), float('inf')
 
@@ -49,13 +47,11 @@ def enc_num(v, dtype):
         return int(v)
     if isinstance(v, int):
         return v
-    if math.isnan(v):
-        return 'nan'
-    if math.isinf(v):
-        return 'inf' if v > 0 else '-inf'
+    if not math.isfinite(v):
+        return nonfinite(v)
     if dtype == torch.float64:
         return v
-    r = float('%.9g' % v)
+    r = f32(v)
     return int(r) if r.is_integer() and abs(r) < 2 ** 53 and not (r == 0 and math.copysign(1, r) < 0) else r
 
 
@@ -1617,7 +1613,6 @@ def higher_order():
 # ---------------------------------------------------------------- main
 
 def main():
-    os.makedirs(OUT, exist_ok=True)
     ops = {}
     for name, row in OPS.items():
         ops[name] = {'diff': row['diff'], 'samples': [run_sample(name, row, s) for s in row['samples']]}

@@ -24,6 +24,8 @@ import sys
 
 import torch
 
+from fixture_util import DTYPE_NAMES, fixture_dir, nonfinite
+
 
 def read_safetensors(path):
     """An independent reader (struct + json + torch.frombuffer), for checking files torchlet writes."""
@@ -44,25 +46,9 @@ def read_safetensors(path):
     return {'tensors': out, 'metadata': header.get('__metadata__')}
 
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-OUT = os.path.join(HERE, '..', 'test', 'fixtures', 'io')
-os.makedirs(OUT, exist_ok=True)
+OUT = fixture_dir('io')
 
 torch.manual_seed(0)
-
-DTYPE_NAMES = {
-    torch.float32: 'float32', torch.float64: 'float64', torch.float16: 'float16',
-    torch.bfloat16: 'bfloat16', torch.int64: 'int64', torch.int32: 'int32',
-    torch.uint8: 'uint8', torch.bool: 'bool',
-}
-
-
-def finite(v):
-    """JSON has no inf/nan: they are written as the strings 'inf', '-inf', 'nan'."""
-    if isinstance(v, float) and (v != v or v in (float('inf'), float('-inf'))):
-        return 'nan' if v != v else ('inf' if v > 0 else '-inf')
-    return v
-
 
 def describe(t):
     """dtype, shape and row-major values; 16-bit floats as their raw bit patterns too."""
@@ -71,11 +57,11 @@ def describe(t):
     if t.dtype in (torch.float16, torch.bfloat16):
         d['bits'] = t.view(torch.int16).reshape(-1).tolist()
         d['bits'] = [b & 0xFFFF for b in d['bits']]
-        d['values'] = [finite(v) for v in t.float().reshape(-1).tolist()]
+        d['values'] = [nonfinite(v) for v in t.float().reshape(-1).tolist()]
     elif t.dtype == torch.bool:
         d['values'] = [1 if v else 0 for v in t.reshape(-1).tolist()]
     else:
-        d['values'] = [finite(v) for v in t.reshape(-1).tolist()]
+        d['values'] = [nonfinite(v) for v in t.reshape(-1).tolist()]
     return d
 
 

@@ -13,47 +13,14 @@ Files written (small JSON; tensors as {"shape", "dtype", "data"} with data flatt
   models.json   a small CNN and the 784-256-128-10 MLP: state-dict keys, shapes, parameter
                 counts and repr; the CNN also with weights, input, output and gradients
 """
-import json
-import math
-import os
 import zlib
 
 import torch
 import torch.nn as nn
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-OUT = os.path.join(HERE, '..', 'test', 'fixtures', 'nn_layers')
-os.makedirs(OUT, exist_ok=True)
+from fixture_util import enc, fixture_dir, json_writer
 
-DTYPES = {torch.float32: 'float32', torch.float64: 'float64', torch.int64: 'int64', torch.bool: 'bool'}
-
-
-def num(v):
-    if isinstance(v, bool):
-        return v
-    if math.isnan(v):
-        return 'nan'
-    if math.isinf(v):
-        return 'inf' if v > 0 else '-inf'
-    return v
-
-
-def enc(t):
-    if t is None:
-        return None
-    t = t.detach()
-    data = t.reshape(-1).tolist()
-    if t.dtype == torch.float32:
-        data = [num(float('%.9g' % v)) for v in data]  # 9 significant digits round-trip float32
-    elif t.dtype.is_floating_point:
-        data = [num(float(v)) for v in data]
-    return {'shape': list(t.shape), 'dtype': DTYPES[t.dtype], 'data': data}
-
-
-def write(name, obj):
-    with open(os.path.join(OUT, name), 'w') as f:
-        json.dump(obj, f, separators=(',', ':'))
-    print(f'wrote {name} ({os.path.getsize(os.path.join(OUT, name))} bytes)')
+write = json_writer(fixture_dir('nn_layers'))
 
 
 def ts(cls, *args, **opts):

@@ -16,47 +16,15 @@ non-finite numbers as the strings "nan", "inf", "-inf"):
   transformer.json  MultiheadAttention, TransformerEncoderLayer and TransformerEncoder
                   (eval mode) with masks: state dicts, outputs, weights, gradients
 """
-import json
 import math
-import os
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-OUT = os.path.join(HERE, '..', 'test', 'fixtures', 'nn_rnn')
-os.makedirs(OUT, exist_ok=True)
+from fixture_util import enc, fixture_dir, json_writer
 
-DTYPES = {torch.float32: 'float32', torch.float64: 'float64', torch.int64: 'int64', torch.bool: 'bool'}
-
-
-def num(v):
-    if isinstance(v, bool):
-        return v
-    if math.isnan(v):
-        return 'nan'
-    if math.isinf(v):
-        return 'inf' if v > 0 else '-inf'
-    return v
-
-
-def enc(t):
-    if t is None:
-        return None
-    t = t.detach()
-    data = t.reshape(-1).tolist()
-    if t.dtype == torch.float32:
-        data = [num(float('%.9g' % v)) for v in data]  # 9 significant digits round-trip float32
-    elif t.dtype.is_floating_point:
-        data = [num(float(v)) for v in data]
-    return {'shape': list(t.shape), 'dtype': DTYPES[t.dtype], 'data': data}
-
-
-def write(name, obj):
-    with open(os.path.join(OUT, name), 'w') as f:
-        json.dump(obj, f, separators=(',', ':'))
-    print(f'wrote {name} ({os.path.getsize(os.path.join(OUT, name))} bytes)')
+write = json_writer(fixture_dir('nn_rnn'))
 
 
 D = torch.float64

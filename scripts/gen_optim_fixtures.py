@@ -23,10 +23,11 @@ import warnings
 
 import torch
 
+from fixture_util import fixture_dir
+
 warnings.filterwarnings('ignore')
 torch.set_default_dtype(torch.float64)
-OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'test', 'fixtures', 'optim')
-os.makedirs(OUT, exist_ok=True)
+OUT = fixture_dir('optim')
 STEPS = 6
 MID = 3
 

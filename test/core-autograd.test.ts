@@ -8,15 +8,10 @@ import { OP_TABLE, type OpEntry } from './optable/table.js';
 import { opFixtures, readFixture, tensorOf, diffTensor, resultTensors, type SampleRec, type TensorRec } from './optable/fixtures.js';
 import { gradcheckCase } from './optable/runner.js';
 import { leaked } from './optable/leak.js';
+import { throwsLike } from './helpers/assert.js';
 
 const dev = 'cpu';
 const f64 = (v: number[] | number[][], opts: { requiresGrad?: boolean } = {}) => torch.tensor(v, { dtype: 'float64', requiresGrad: opts.requiresGrad });
-/** Asserts fn throws an instance of cls whose message matches re. */
-function throwsLike(tt: any, fn: () => unknown, cls: new (...a: any[]) => Error, re: RegExp, what = ''): void {
-  let err: unknown = null;
-  try { fn(); } catch (e) { err = e; }
-  tt.ok(err instanceof cls && re.test((err as Error).message), `${what || re.source}: ${cls.name} ${err instanceof Error ? `got ${err.name}: ${err.message}` : 'but nothing was thrown'}`);
-}
 /** Sum of (y * w), the scalar whose gradient is y's vector-Jacobian product with w. */
 const dotW = (y: Tensor, w: Tensor) => y.mul(w).sum();
 

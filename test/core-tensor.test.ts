@@ -10,15 +10,10 @@ import torch, { Tensor, TorchError, ShapeError, DTypeError, DeviceError, IndexEr
 import { readFixture, num, type Num } from './optable/fixtures.js';
 import { leaked, liveTensors } from './optable/leak.js';
 import { getBackend } from '../src/device/registry.js';
+import { throwsLike } from './helpers/assert.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const DTYPES: DType[] = ['float32', 'float64', 'float16', 'bfloat16', 'int32', 'int64', 'uint8', 'bool'];
-
-function throwsLike(tt: any, fn: () => unknown, cls: new (...a: any[]) => Error, re: RegExp, what = ''): void {
-  let err: unknown = null;
-  try { fn(); } catch (e) { err = e; }
-  tt.ok(err instanceof cls && re.test((err as Error).message), `${what || re.source}: ${cls.name} ${err instanceof Error ? `got ${err.name}: ${err.message}` : 'but nothing was thrown'}`);
-}
 
 // ---------------------------------------------------------------- entry points, dtypes, devices
 

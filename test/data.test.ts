@@ -2,18 +2,12 @@
 import t from 'tap';
 import * as fs from 'node:fs';
 import * as torch from '../src/index.js';
-import { Tensor, TorchError } from '../src/index.js';
+import { Tensor } from '../src/index.js';
 import {
   Dataset, TensorDataset, Subset, ConcatDataset, DataLoader, defaultCollate, randomSplit, progress, ProgressBar, countSamples,
   FashionMNIST, type ProgressStream,
 } from '../src/data/index.js';
-
-function throwsTorch(tt: any, fn: () => unknown, re: RegExp, what: string): void {
-  try { fn(); tt.fail(`${what}: did not throw`); } catch (e) {
-    tt.ok(e instanceof TorchError, `${what}: a TorchError (${(e as Error).name}: ${(e as Error).message})`);
-    tt.match((e as Error).message, re, what);
-  }
-}
+import { throwsTorch } from './helpers/assert.js';
 
 function data(n = 10) {
   const x = torch.arange(n * 3, { dtype: 'float32' }).reshape(n, 3);

@@ -12,34 +12,15 @@ import { UNARY, BINARY, TERNARY, JS_HELPERS, type UnaryOp, type BinaryOp, type T
 import { DTYPES, allocHost, fromStored, toStored, isFloating, type DType, type HostArray } from '../src/dtype.js';
 import { IndexError } from '../src/errors.js';
 import type { View } from '../src/device/backend.js';
+import { contiguous, numel, indices, offsetOf } from './helpers/strided.js';
 
 const be = new CpuBackend();
 const jsBe = new CpuBackend({ noBlas: true });
 
 // ------------------------------------------------------------------ helpers
 
-function contiguous(shape: readonly number[]): number[] {
-  const st: number[] = [];
-  for (let i = shape.length - 1, a = 1; i >= 0; i--) { st[i] = a; a *= Math.max(shape[i], 1); }
-  return st;
-}
 function view(handle: HostArray, dtype: DType, shape: number[], strides = contiguous(shape), offset = 0): View {
   return { handle, dtype, shape, strides, offset };
-}
-function numel(shape: readonly number[]): number { return shape.reduce((a, b) => a * b, 1); }
-/** All multi-indices of a shape in row-major order. */
-function* indices(shape: readonly number[]): Generator<number[]> {
-  const n = numel(shape);
-  const idx = new Array(shape.length).fill(0);
-  for (let q = 0; q < n; q++) {
-    yield idx.slice();
-    for (let d = shape.length - 1; d >= 0; d--) { if (++idx[d] < shape[d]) break; idx[d] = 0; }
-  }
-}
-function offsetOf(v: View, idx: readonly number[]): number {
-  let o = v.offset;
-  for (let i = 0; i < idx.length; i++) o += idx[i] * v.strides[i];
-  return o;
 }
 /** Element of a view as a number (16-bit floats decoded). */
 function get(v: View, idx: readonly number[]): number {

@@ -28,6 +28,7 @@ import { UNARY, BINARY, TERNARY, JS, JS_HELPERS, renderOp, isBoolOp } from '../s
 import { allocHost, fromStored, toStored, type DType } from '../src/dtype.js';
 import { DeviceError, IndexError, DTypeError } from '../src/errors.js';
 import type { Backend, Handle, View, ReduceOp, Conv2dParams } from '../src/device/backend.js';
+import { contiguous, numel, indices, offsetOf, mismatch } from './helpers/strided.js';
 
 const tmpRoot = fs.mkdtempSync(path.join(os.tmpdir(), 'torchlet-cuda-test-'));
 t.teardown(() => fs.rmSync(tmpRoot, { recursive: true, force: true }));
@@ -209,22 +210,6 @@ t.test('kernel sources compile with nvcc', { skip: fs.existsSync(NVCC) ? false :
 
 // ================================================================== 3. backend suite
 
-function contiguous(shape: readonly number[]): number[] {
-  const st: number[] = [];
-  for (let i = shape.length - 1, a = 1; i >= 0; i--) { st[i] = a; a *= Math.max(shape[i], 1); }
-  return st;
-}
-const numel = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
-function* indices(shape: readonly number[]): Generator<number[]> {
-  const n = numel(shape);
-  const idx = new Array(shape.length).fill(0);
-  for (let q = 0; q < n; q++) {
-    yield idx.slice();
-    for (let d = shape.length - 1; d >= 0; d--) { if (++idx[d] < shape[d]) break; idx[d] = 0; }
-  }
-}
-const offsetOf = (v: View, idx: readonly number[]) => idx.reduce((o, i, d) => o + i * v.strides[d], v.offset);
-
 let seed = 20240611;
 function rand(): number {
   seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0;
@@ -233,16 +218,6 @@ function rand(): number {
 const randIn = (lo: number, hi: number) => lo + (hi - lo) * rand();
 const randInt = (lo: number, hi: number) => lo + Math.floor(rand() * (hi - lo + 1));
 
-/** First mismatch (NaN equals NaN), or null. */
-function mismatch(actual: readonly number[], expected: readonly number[], rtol = 0, atol = 0): string | null {
-  if (actual.length !== expected.length) return `length ${actual.length} != ${expected.length}`;
-  for (let i = 0; i < actual.length; i++) {
-    const a = actual[i], e = expected[i];
-    if (Number.isNaN(e) ? Number.isNaN(a) : a === e || Math.abs(a - e) <= atol + rtol * Math.abs(e)) continue;
-    return `at ${i}: got ${a}, expected ${e}`;
-  }
-  return null;
-}
 const TOL: Record<DType, [number, number]> = {
   float32: [3e-5, 3e-6], float64: [1e-12, 1e-13], float16: [4e-3, 2e-3], bfloat16: [3e-2, 1e-2],
   int32: [0, 0], int64: [0, 0], uint8: [0, 0], bool: [0, 0],

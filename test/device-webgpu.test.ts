@@ -11,23 +11,9 @@ import { UNARY, BINARY, TERNARY, JS, JS_HELPERS, renderOp, isBoolOp } from '../s
 import { allocHost, fromStored, toStored, f32ToF16, type DType, type HostArray } from '../src/dtype.js';
 import { DTypeError, IndexError, ShapeError } from '../src/errors.js';
 import type { Backend, Handle, View, ReduceOp } from '../src/device/backend.js';
+import { contiguous, numel, indices, offsetOf, mismatch } from './helpers/strided.js';
 
 // ------------------------------------------------------------------ helpers
-
-function contiguous(shape: readonly number[]): number[] {
-  const st: number[] = [];
-  for (let i = shape.length - 1, a = 1; i >= 0; i--) { st[i] = a; a *= Math.max(shape[i], 1); }
-  return st;
-}
-function numel(shape: readonly number[]): number { return shape.reduce((a, b) => a * b, 1); }
-function* indices(shape: readonly number[]): Generator<number[]> {
-  const n = numel(shape);
-  const idx = new Array(shape.length).fill(0);
-  for (let q = 0; q < n; q++) {
-    yield idx.slice();
-    for (let d = shape.length - 1; d >= 0; d--) { if (++idx[d] < shape[d]) break; idx[d] = 0; }
-  }
-}
 
 /** A device buffer plus the host copy of its logical values (decoded numbers). */
 interface Buf { handle: Handle; dtype: DType; vals: number[] }
@@ -49,11 +35,6 @@ function empty(dtype: DType, n: number): Buf {
 function view(b: Buf, shape: number[], strides = contiguous(shape), offset = 0): TView {
   return { handle: b.handle, dtype: b.dtype, shape, strides, offset, buf: b };
 }
-function offsetOf(v: View, idx: readonly number[]): number {
-  let o = v.offset;
-  for (let i = 0; i < idx.length; i++) o += idx[i] * v.strides[i];
-  return o;
-}
 /** Host-side logical values of a view (row-major). */
 function hostValues(v: TView): number[] {
   return [...indices(v.shape)].map((i) => v.buf.vals[offsetOf(v, i)]);
@@ -72,16 +53,6 @@ function rand(): number {
 const randIn = (lo: number, hi: number): number => Math.fround(lo + (hi - lo) * rand());
 const randInt = (lo: number, hi: number): number => lo + Math.floor(rand() * (hi - lo + 1));
 
-/** First mismatch between actual and expected (NaN equals NaN), or null. */
-function mismatch(actual: readonly number[], expected: readonly number[], rtol = 0, atol = 0): string | null {
-  if (actual.length !== expected.length) return `length ${actual.length} != ${expected.length}`;
-  for (let i = 0; i < actual.length; i++) {
-    const a = actual[i], e = expected[i];
-    if (Number.isNaN(e) ? Number.isNaN(a) : a === e || Math.abs(a - e) <= atol + rtol * Math.abs(e)) continue;
-    return `at ${i}: got ${a}, expected ${e}`;
-  }
-  return null;
-}
 function close(tt: Test, actual: readonly number[], expected: readonly number[], msg: string, rtol = 0, atol = 0): void {
   const m = mismatch(actual, expected, rtol, atol);
   tt.ok(m === null, m === null ? msg : `${msg}: ${m}`);

@@ -14,18 +14,16 @@ import { parseTorch, readTorchFile, unpickleData, type TensorInfo } from '../src
 import { readZipDirectory, readZipEntry, crc32 } from '../src/io/zip.js';
 import { bufferSource } from '../src/io/source.js';
 import { parseIdx, readIdxFile } from '../src/io/idx.js';
+import { fixtureDir, loadFixture, num } from './helpers/fixtures.js';
+import { throwsTorch } from './helpers/assert.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
-const FIX = path.join(HERE, 'fixtures', 'io');
-const expected = JSON.parse(fs.readFileSync(path.join(FIX, 'expected.json'), 'utf8'));
+const FIX = fixtureDir('io');
+const expected = loadFixture('io', 'expected.json');
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'torchlet-io-'));
 t.teardown(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
 type Expect = { dtype: DType; shape: number[]; values: (number | string)[]; bits?: number[] };
-
-function num(v: number | string): number {
-  return v === 'inf' ? Infinity : v === '-inf' ? -Infinity : v === 'nan' ? NaN : (v as number);
-}
 
 /** Checks a record against a fixture description exactly (float32 via fround, 16-bit floats by bits). */
 function matches(tt: Test, r: TensorRecord, e: Expect, what: string): void {
@@ -45,17 +43,6 @@ function matches(tt: Test, r: TensorRecord, e: Expect, what: string): void {
 
 function rec(dtype: DType, shape: number[], data: TensorRecord['data']): TensorRecord {
   return { dtype, shape, data };
-}
-
-/** Throws-check: a TorchError whose message matches. */
-function throwsTorch(tt: Test, fn: () => unknown, re: RegExp, what: string): void {
-  try {
-    fn();
-    tt.fail(`${what}: did not throw`);
-  } catch (e) {
-    tt.ok(e instanceof TorchError, `${what}: a TorchError (got ${(e as Error)?.name}: ${(e as Error)?.message})`);
-    tt.match((e as Error).message, re, what);
-  }
 }
 
 // ---------- a tiny zip writer for crafting archives (stored or deflated entries) ----------

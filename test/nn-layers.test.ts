@@ -2,59 +2,19 @@
 // Layers load PyTorch's state dicts and give PyTorch's outputs and gradients (fixtures from
 // scripts/gen_nn_layer_fixtures.py); the functional forms pass gradcheck in float64.
 import t from 'tap';
-import * as fs from 'node:fs';
-import * as path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import * as torch from '../src/index.js';
 import { Tensor } from '../src/index.js';
 import * as nn from '../src/nn/index.js';
 import * as F from '../src/nn/functional/layers.js';
 import { pyFloat } from '../src/nn/repr.js';
-import { getBackend, unavailableReason } from '../src/device/registry.js';
+import { fixtureLoader } from './helpers/fixtures.js';
+import { WEBGPU_REASON, DEVICES, on, dec, decSD, close, weighted, type Enc } from './helpers/tensors.js';
 
-const HERE = path.dirname(fileURLToPath(import.meta.url));
-const FIX = path.join(HERE, 'fixtures', 'nn_layers');
-const load = (name: string) => JSON.parse(fs.readFileSync(path.join(FIX, name), 'utf8'));
+const load = fixtureLoader('nn_layers');
 
 // The fixture tests run on the cpu and, where an adapter exists, on webgpu (modules and inputs
 // moved there; float32 tolerances). Float64-only checks (gradcheck) stay on the cpu.
-const WEBGPU_REASON = unavailableReason('webgpu');
-const DEVICES = ['cpu', 'webgpu'];
-/** Subtest options: the webgpu variant is skipped, with the reason, where there is no adapter. */
-const on = (device: string) => ({ skip: device === 'webgpu' ? WEBGPU_REASON ?? false : false });
 if (WEBGPU_REASON !== null) t.comment(`nn layer tests on webgpu skipped: ${WEBGPU_REASON}`);
-
-type Enc = { shape: number[]; dtype: string; data: (number | string | boolean)[] } | null;
-type Test = typeof t;
-const num = (v: number | string | boolean): number =>
-  v === 'nan' ? NaN : v === 'inf' ? Infinity : v === '-inf' ? -Infinity : typeof v === 'boolean' ? (v ? 1 : 0) : v;
-
-function dec(e: Enc, requiresGrad = false, device = 'cpu'): Tensor {
-  if (!e) throw new Error('missing fixture tensor');
-  let x = torch.fromBuffer(Float64Array.from(e.data.map(num)), e.shape).to(e.dtype as torch.DType);
-  if (device !== 'cpu') x = x.to({ device, dtype: x.dtype === 'float64' && !getBackend(device).supportsDtype('float64') ? 'float32' : x.dtype });
-  return requiresGrad ? x.requiresGrad_(true) : x;
-}
-function decSD(sd: Record<string, Enc>): Record<string, Tensor> {
-  return Object.fromEntries(Object.entries(sd).map(([k, v]) => [k, dec(v)]));
-}
-
-/** Asserts close (float32 tolerances by default), reporting the worst element. */
-function close(tt: Test, got: Tensor | null | undefined, want: Enc, what: string, atol = 1e-5, rtol = 1e-5): void {
-  if (!got) { tt.fail(`${what}: missing`); return; }
-  if (!want) { tt.fail(`${what}: no expected value`); return; }
-  tt.same([...got.shape], want.shape, `${what} shape`);
-  const g = got.cpu().to('float64').dataSync();
-  const w = want.data.map(num);
-  let worst = -1, at = -1;
-  for (let i = 0; i < w.length; i++) {
-    const a = g[i], b = w[i];
-    if (Number.isNaN(b) && Number.isNaN(a)) continue;
-    const err = Math.abs(a - b) - (atol + rtol * Math.abs(b));
-    if (!(err <= 0) && (Number.isNaN(err) || err > worst)) { worst = Number.isNaN(err) ? Infinity : err; at = i; }
-  }
-  tt.ok(worst < 0, `${what} values${worst >= 0 ? ` (element ${at}: got ${g[at]}, want ${w[at]})` : ''}`);
-}
 
 /** new nn[cls](...args, opts) from a fixture's "ts" spec. */
 function build(spec: { cls: string; args: unknown[]; opts: Record<string, unknown> }): nn.Module {
@@ -87,7 +47,7 @@ for (const device of DEVICES) t.test(`every layer matches PyTorch on ${device}: 
       out = values;
     }
     close(tt, out, c.output, `${c.name}: output`);
-    torch.sum(torch.mul(out, dec(c.gout, false, device))).backward();
+    weighted([[out, c.gout]]).backward();
     c.gradInputs.forEach((g: Enc, i: number) => { if (g) close(tt, inputs[i].grad, g, `${c.name}: input ${i} grad`); });
     const params = Object.fromEntries(m.namedParameters());
     tt.same(Object.keys(params), Object.keys(c.gradParams), `${c.name}: parameter names`);
@@ -138,7 +98,7 @@ for (const device of DEVICES) t.test(`the CNN with PyTorch's weights on ${device
   const out = cnn.forward(x);
   tt.equal(out.device, device, 'runs on the device');
   close(tt, out, c.output, 'cnn output');
-  torch.sum(torch.mul(out, dec(c.gout, false, device))).backward();
+  weighted([[out, c.gout]]).backward();
   close(tt, x.grad, c.gradInput, 'cnn input grad');
   const params = Object.fromEntries(cnn.namedParameters());
   for (const [k, g] of Object.entries(c.gradParams)) close(tt, params[k].grad, g as Enc, `cnn grad ${k}`);

@@ -1,67 +1,22 @@
 // Losses and scaled dot-product attention: PyTorch fixtures (values and gradients), gradcheck,
 // the loss modules, and error inputs.
-import t, { type Test } from 'tap';
-import * as fs from 'node:fs';
-import * as path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import t from 'tap';
 import * as torch from '../src/index.js';
 import { Tensor } from '../src/index.js';
 import * as F from '../src/nn/functional/loss.js';
 import { scaledDotProductAttention } from '../src/nn/functional/attention.js';
 import * as nn from '../src/nn/loss.js';
-import { getBackend, unavailableReason } from '../src/device/registry.js';
+import { getBackend } from '../src/device/registry.js';
+import { fixtureLoader } from './helpers/fixtures.js';
+import { WEBGPU_REASON, DEVICES, on, dec, decOpts, close, weighted } from './helpers/tensors.js';
 
-const HERE = path.dirname(fileURLToPath(import.meta.url));
-const FIX = path.join(HERE, 'fixtures', 'nn_rnn');
-const load = (name: string) => JSON.parse(fs.readFileSync(path.join(FIX, name), 'utf8'));
+const load = fixtureLoader('nn_rnn');
 
 // The fixture tests run on the cpu and, where an adapter exists, on webgpu: the float64 fixtures
 // become float32 there and are compared at float32 tolerances. gradcheck stays on the cpu.
-const WEBGPU_REASON = unavailableReason('webgpu');
-const DEVICES = ['cpu', 'webgpu'];
-/** Subtest options: the webgpu variant is skipped, with the reason, where there is no adapter. */
-const on = (device: string) => ({ skip: device === 'webgpu' ? WEBGPU_REASON ?? false : false });
 if (WEBGPU_REASON !== null) t.comment(`loss tests on webgpu skipped: ${WEBGPU_REASON}`);
 /** Tolerances (atol, rtol) for comparing with the float64 fixtures on a device. */
 const TOL: Record<string, [number, number]> = { cpu: [1e-9, 1e-7], webgpu: [2e-6, 2e-5] };
-
-type Enc = { shape: number[]; dtype: string; data: (number | string | boolean)[] } | null;
-const num = (v: number | string | boolean): number =>
-  v === 'nan' ? NaN : v === 'inf' ? Infinity : v === '-inf' ? -Infinity : typeof v === 'boolean' ? (v ? 1 : 0) : Number(v);
-
-/** A tensor from a fixture encoding (on a device; float32 where the device holds no float64). */
-function dec(e: Enc, requiresGrad = false, device = 'cpu'): Tensor {
-  if (!e) throw new Error('missing fixture tensor');
-  let x = e.dtype === 'bool'
-    ? torch.tensor(e.data.map((v) => !!v) as boolean[]).reshape(e.shape)
-    : torch.fromBuffer(Float64Array.from(e.data.map(num)), e.shape).to(e.dtype as torch.DType);
-  if (device !== 'cpu') x = x.to({ device, dtype: x.dtype === 'float64' && !getBackend(device).supportsDtype('float64') ? 'float32' : x.dtype });
-  return requiresGrad ? x.requiresGrad_(true) : x;
-}
-/** Options with fixture tensors decoded. */
-function decOpts(o: Record<string, unknown>, device = 'cpu'): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(o)) out[k] = v && typeof v === 'object' && 'shape' in (v as object) ? dec(v as Enc, false, device) : v;
-  return out;
-}
-
-/** Asserts close (NaN matches NaN), reporting the worst element. */
-function close(tt: Test, got: Tensor | null, want: Enc, what: string, atol = 1e-9, rtol = 1e-7): void {
-  if (!got) { tt.fail(`${what}: missing`); return; }
-  if (!want) { tt.fail(`${what}: no expected value`); return; }
-  tt.same([...got.shape], want.shape, `${what} shape`);
-  const g = got.cpu().to('float64').dataSync();
-  const w = want.data.map(num);
-  let worst = -1, at = -1;
-  for (let i = 0; i < w.length; i++) {
-    const a = g[i], b = w[i];
-    if (Number.isNaN(b) && Number.isNaN(a)) continue;
-    if (!Number.isFinite(b) && a === b) continue;
-    const err = Math.abs(a - b) - (atol + rtol * Math.abs(b));
-    if (!(err <= 0) && (Number.isNaN(err) || err > worst)) { worst = Number.isNaN(err) ? Infinity : err; at = i; }
-  }
-  tt.ok(worst < 0, `${what} values${worst >= 0 ? ` (element ${at}: got ${g[at]}, want ${w[at]})` : ''}`);
-}
 
 const FNS: Record<string, (x: Tensor, y: Tensor, o: any) => Tensor> = {
   crossEntropy: F.crossEntropy, nllLoss: F.nllLoss, mseLoss: F.mseLoss, l1Loss: F.l1Loss, smoothL1Loss: F.smoothL1Loss,
@@ -80,7 +35,7 @@ for (const device of DEVICES) t.test(`functional losses match PyTorch (values an
     tt.equal(out.device, device, `${c.name} runs on ${device}`);
     close(tt, out, c.out, `${c.name} output`, atol, rtol);
     if (wantGrad.length) {
-      torch.sum(torch.mul(out, dec(c.gradWeight, false, device))).backward();
+      weighted([[out, c.gradWeight]]).backward();
       if (wantGrad.includes('input')) close(tt, input.grad, c.grads.input, `${c.name} input grad`, atol, rtol);
       if (wantGrad.includes('target')) close(tt, target.grad, c.grads.target, `${c.name} target grad`, atol, rtol);
     }
@@ -95,7 +50,7 @@ for (const device of DEVICES) t.test(`scaledDotProductAttention matches PyTorch 
     const q = dec(c.q, true, device), k = dec(c.k, true, device), v = dec(c.v, true, device);
     const out = scaledDotProductAttention(q, k, v, decOpts(c.options, device));
     close(tt, out, c.out, `${c.name} output`, atol, rtol);
-    torch.sum(torch.mul(out, dec(c.gradWeight, false, device))).backward();
+    weighted([[out, c.gradWeight]]).backward();
     close(tt, q.grad, c.grads.q, `${c.name} q grad`, atol, rtol);
     close(tt, k.grad, c.grads.k, `${c.name} k grad`, atol, rtol);
     close(tt, v.grad, c.grads.v, `${c.name} v grad`, atol, rtol);

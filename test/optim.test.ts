@@ -1,17 +1,14 @@
 // torch.optim and torch.optim.lr_scheduler against PyTorch fixtures (scripts/gen_optim_fixtures.py).
 import t from 'tap';
-import * as fs from 'node:fs';
-import * as path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import * as torch from '../src/index.js';
-import { Tensor, TorchError } from '../src/index.js';
+import { Tensor } from '../src/index.js';
 import { Optimizer, SGD, Adam, AdamW, RMSprop, Adagrad, lrScheduler, snakeToCamel, camelToSnake, type OptimizerStateDict } from '../src/optim/index.js';
 import { setFusedUpdates } from '../src/optim/fused.js';
+import { loadFixture } from './helpers/fixtures.js';
+import { throwsTorch } from './helpers/assert.js';
 
-const HERE = path.dirname(fileURLToPath(import.meta.url));
-const FIX = path.join(HERE, 'fixtures', 'optim');
-const optFix = JSON.parse(fs.readFileSync(path.join(FIX, 'optimizers.json'), 'utf8'));
-const schedFix = JSON.parse(fs.readFileSync(path.join(FIX, 'schedulers.json'), 'utf8'));
+const optFix = loadFixture('optim', 'optimizers.json');
+const schedFix = loadFixture('optim', 'schedulers.json');
 
 type Enc = { shape: number[]; values: number[] };
 const TOL = 1e-9;
@@ -297,13 +294,6 @@ t.test('param groups: defaults fill in, lrs differ, addParamGroup', async (tt) =
   function* gen() { yield torch.zeros(1, { requiresGrad: true }); }
   tt.equal(new Adam(gen()).paramGroups[0].params.length, 1);
 });
-
-function throwsTorch(tt: any, fn: () => unknown, re: RegExp, what: string): void {
-  try { fn(); tt.fail(`${what}: did not throw`); } catch (e) {
-    tt.ok(e instanceof TorchError, `${what}: a TorchError (${(e as Error).name})`);
-    tt.match((e as Error).message, re, what);
-  }
-}
 
 t.test('bad optimizer arguments give clear errors', async (tt) => {
   const p = () => [torch.zeros(2, { requiresGrad: true })];
