@@ -17,7 +17,9 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
+#include <dlfcn.h>
 #include <linux/futex.h>
 #include <sched.h>
 #include <sys/syscall.h>
@@ -39,7 +41,11 @@
 /* A job is fn(ctx, begin, end) over [0, n), cut into chunks that the calling thread and the
  * workers take one at a time from a shared counter: on a busy machine a worker that is not
  * scheduled in time simply gets fewer chunks (the caller never waits for a chunk nobody took).
- * Workers spin briefly after a job (ops often come back to back), then sleep on a futex. */
+ * Workers spin briefly after a job (ops often come back to back), then sleep on a futex.
+ * The counter also holds the job's generation and chunk count, and a chunk is claimed by a
+ * compare-and-swap of all three: a worker that wakes late (preempted between jobs) can never
+ * claim a chunk of a job that is over, nor read the parameters of the next one half-written
+ * (they are read only after a successful claim, while the caller waits for that chunk). */
 typedef void (*task_fn)(void *ctx, int64_t begin, int64_t end);
 
 #define MAX_THREADS 64
@@ -48,7 +54,7 @@ static int n_started = 0; /* workers running */
 static pthread_mutex_t start_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static _Atomic uint32_t job_gen = 0;
-static _Atomic int64_t job_next = 0; /* next chunk to take */
+static _Atomic uint64_t job_next = 0; /* generation << 32 | chunk count << 16 | next chunk */
 static _Atomic int64_t job_done = 0; /* chunks finished */
 static _Atomic int sleepers = 0;
 static task_fn job_fn;
@@ -66,20 +72,28 @@ static inline void cpu_relax(void) {
 #endif
 }
 
-/* Takes and runs chunks of the current job until none is left. */
-static void run_chunks(void) {
+/* Takes and runs chunks of job `gen` until none is left (or another job has started). */
+static void run_chunks(uint32_t gen) {
   for (;;) {
-    int64_t k = atomic_fetch_add_explicit(&job_next, 1, memory_order_acq_rel);
-    if (k >= job_nchunks) return;
+    uint64_t w = atomic_load_explicit(&job_next, memory_order_acquire);
+    for (;;) {
+      if ((uint32_t)(w >> 32) != gen || (w & 0xffff) >= ((w >> 16) & 0xffff)) return;
+      if (atomic_compare_exchange_weak_explicit(&job_next, &w, w + 1, memory_order_acq_rel, memory_order_acquire)) break;
+    }
+    int64_t k = (int64_t)(w & 0xffff);
     int64_t b = k * job_chunk, e = b + job_chunk < job_n ? b + job_chunk : job_n;
     job_fn(job_ctx, b, e);
     atomic_fetch_add_explicit(&job_done, 1, memory_order_release);
   }
 }
 
-/* How long a worker polls for the next job before sleeping (pause iterations, ~0.5 ms): ops of
- * a loop come back to back, and waking a sleeping thread costs ~50 us or more on a busy machine. */
-#define WORKER_SPINS 20000
+/* How long a worker polls for the next job before sleeping: ops of a loop come back to back,
+ * and waking a sleeping thread costs ~50 us or more on a busy machine. It first polls with
+ * `pause` (~30 us), then with sched_yield (~1 ms when the core is otherwise idle): a thread
+ * that only pauses keeps its core for its whole time slice, and a multithreaded OpenBLAS GEMM
+ * started right after a native op then waits for its second thread (MLP step: ~15% slower). */
+#define WORKER_PAUSE_SPINS 1500
+#define WORKER_SPINS (WORKER_PAUSE_SPINS + 2000)
 
 static void *worker_main(void *arg) {
   int id = (int)(intptr_t)arg;
@@ -90,14 +104,15 @@ static void *worker_main(void *arg) {
     uint32_t g;
     int spins = 0;
     while ((g = atomic_load_explicit(&job_gen, memory_order_acquire)) == seen) {
-      if (++spins < WORKER_SPINS) { cpu_relax(); continue; }
+      if (++spins < WORKER_PAUSE_SPINS) { cpu_relax(); continue; }
+      if (spins < WORKER_SPINS) { sched_yield(); continue; }
       atomic_fetch_add(&sleepers, 1);
       if (atomic_load(&job_gen) == seen) futex(&job_gen, FUTEX_WAIT_PRIVATE, seen);
       atomic_fetch_sub(&sleepers, 1);
       spins = 0;
     }
     seen = g;
-    run_chunks();
+    run_chunks(g);
   }
   return NULL;
 }
@@ -114,9 +129,17 @@ static int default_threads(void) {
   return (int)n;
 }
 
+/* Keeps this library mapped until the process ends: a loader that unloads it at exit (koffi
+ * does, from a finalizer) would otherwise pull the code from under a worker still spinning in it. */
+static void pin_library(void) {
+  Dl_info info;
+  if (dladdr((void *)&pin_library, &info) && info.dli_fname) (void)dlopen(info.dli_fname, RTLD_NOW | RTLD_NOLOAD | RTLD_NODELETE);
+}
+
 static void ensure_workers(int want) {
   if (want <= n_started + 1) return;
   pthread_mutex_lock(&start_lock);
+  if (n_started == 0) pin_library();
   while (n_started + 1 < want) {
     pthread_t t;
     pthread_attr_t attr;
@@ -167,16 +190,18 @@ static void parallel_for(int64_t n, int64_t grain, int64_t align, task_fn fn, vo
   if (chunk < grain / 2) chunk = grain / 2;
   if (chunk < 1) chunk = 1;
   chunk = (chunk + align - 1) / align * align;
+  while ((n + chunk - 1) / chunk > 0xffff) chunk += align; /* the count must fit its 16 bits */
+  uint32_t gen = atomic_load_explicit(&job_gen, memory_order_relaxed) + 1;
   job_fn = fn;
   job_ctx = ctx;
   job_n = n;
   job_chunk = chunk;
   job_nchunks = (n + chunk - 1) / chunk;
   atomic_store_explicit(&job_done, 0, memory_order_relaxed);
-  atomic_store_explicit(&job_next, 0, memory_order_release);
-  atomic_fetch_add_explicit(&job_gen, 1, memory_order_seq_cst);
+  atomic_store_explicit(&job_next, (uint64_t)gen << 32 | (uint64_t)job_nchunks << 16, memory_order_release);
+  atomic_store_explicit(&job_gen, gen, memory_order_seq_cst);
   if (atomic_load(&sleepers) > 0) futex(&job_gen, FUTEX_WAKE_PRIVATE, INT32_MAX);
-  run_chunks();
+  run_chunks(gen);
   int spins = 0;
   while (atomic_load_explicit(&job_done, memory_order_acquire) < job_nchunks) {
     if (++spins < 20000) cpu_relax();
@@ -269,11 +294,12 @@ static inline vf v_tanh(vf x) {
   return sel(ax < 0.625f, small, large);
 }
 
-/* 1 / (1 + e^-x), as e^x / (1 + e^x) for negative x so that results below ~1e-38 do not flush to 0 */
+static inline vf v_exp_nonpos(vf a);
+/* 1 / (1 + e^-x), as e^x / (1 + e^x) for negative x so that results below ~1e-38 do not flush to
+ * 0; one division for both (e^-|x| <= 1: no overflow; NaN passes through) */
 static inline vf v_sigmoid(vf x) {
-  vf e = v_exp(-vabs(x));
-  vf d = 1.0f + e;
-  return sel(x < 0.0f, e / d, 1.0f / d);
+  vf e = v_exp_nonpos(-vabs(x));
+  return sel(x < 0.0f, e, splat(1.0f)) / (1.0f + e);
 }
 
 /* x*x = hi + lo exactly: one FMA where the cpu has it, else Dekker's product (which FMA
@@ -355,6 +381,203 @@ static inline vf v_gelu_phi(vf x, vf *gauss) {
   return sel(x != x, x, r);
 }
 
+/* Whether any lane of a comparison mask is set. */
+static inline int any_lane(vi m) {
+#ifdef __AVX__
+  return _mm256_movemask_ps((__m256)m) != 0;
+#else
+  typedef int32_t vi4_ __attribute__((vector_size(16)));
+  vi4_ lo, hi;
+  memcpy(&lo, &m, 16); memcpy(&hi, (char *)&m + 16, 16);
+  lo |= hi;
+  return (lo[0] | lo[1] | lo[2] | lo[3]) != 0;
+#endif
+}
+
+/* gelu for |x| <= GELU_FAST_MAX (the bulk of real inputs), at about half the cost of v_gelu_phi:
+ * Phi(-a) = e^(-a^2/2 + M(a)) / 2 for a = |x|, with M(a) = log(erfcx(a / sqrt 2)) = a P(a - c),
+ * folded into the argument reduction of one exp (a^2 = h + l exactly, and a P(u) enters as an
+ * exact product, so the argument is not rounded first). P(u) = P0 + u S(u): c is a float for which
+ * P(c) = P0 is a float to 1e-12, so that the coefficient that a multiplies most is exact; S has
+ * degree 9 (weighted least squares with mpmath, coefficients rounded to float one at a time from
+ * the highest, the rest refitted; error of M < 4e-9). e^r is 1 + r + r^2 Q(r) on |r| <= ln2/2,
+ * Q of degree 4 (relative error 5e-9). Worst error over every float in [-4, 4]: 2.2e-7 relative
+ * (v_gelu_phi's: 3.7e-7).
+ * Two vectors at a time, step by step, and S split into even and odd parts: the dependency chain
+ * is long, and interleaving two of them keeps the FMA units busy. */
+#define GELU_FAST_MAX 4.0f
+#define FOR2 for (int j = 0; j < 2; j++)
+/* a * b + c rounded once (without FMA hardware: twice) */
+static inline vf fma_v(vf a, vf b, vf c) {
+#if defined(__FMA__) && defined(__AVX__)
+  return (vf)_mm256_fmadd_ps((__m256)a, (__m256)b, (__m256)c);
+#else
+  return a * b + c;
+#endif
+}
+__attribute__((always_inline)) static inline void v_gelu_fast2(const vf *x, vf *y) {
+  vf a[2], h[2], l[2], u[2], u2[2], se[2], so[2], p[2], hh[2], c[2], kf[2], k[2], r[2], r2[2], qa[2], qb[2], e[2];
+  const vf magic = splat(12582912.0f); /* 1.5 * 2^23: adding and subtracting it rounds to an integer */
+  FOR2 a[j] = vabs(x[j]);
+  FOR2 u[j] = a[j] - 1.9911913871765137f;
+  FOR2 two_square(a[j], &h[j], &l[j]);
+  FOR2 u2[j] = u[j] * u[j];
+  FOR2 se[j] = splat(-3.9548716e-08f) * u2[j] + -7.7163645e-07f;
+  FOR2 so[j] = splat(3.1508363e-09f) * u2[j] + 2.3209142e-07f;
+  FOR2 se[j] = se[j] * u2[j] + 2.9183951e-05f;
+  FOR2 so[j] = so[j] * u2[j] + -2.3752328e-07f;
+  FOR2 se[j] = se[j] * u2[j] + 0.0022547806f;
+  FOR2 so[j] = so[j] * u2[j] + -0.0003020762f;
+  FOR2 se[j] = se[j] * u2[j] + 0.0861554f;
+  FOR2 so[j] = so[j] * u2[j] + -0.014440429f;
+  FOR2 hh[j] = h[j] * -0.5f; /* exact */
+  FOR2 c[j] = l[j] * -0.5f;
+  FOR2 p[j] = so[j] * u[j] + se[j];
+  FOR2 p[j] = p[j] * u[j] + -0.5457763671875f; /* P(u); M = a P */
+  /* k = round((M - a^2/2) / ln 2); kf's low mantissa bits hold k */
+  /* (the FMAs of this part written out: the compiler must not regroup them, so that the AVX-512
+   * copy below computes the same values) */
+  FOR2 kf[j] = fma_v(fma_v(a[j], p[j], hh[j]), splat(1.44269504088896341f), magic);
+  FOR2 k[j] = kf[j] - magic;
+  FOR2 r[j] = fma_v(k[j], splat(-0.693359375f), hh[j]); /* exact (Cody-Waite) */
+  FOR2 c[j] = fma_v(k[j], splat(2.12194440e-4f), c[j]);
+  FOR2 r[j] = fma_v(a[j], p[j], r[j]);
+  FOR2 r[j] = r[j] + c[j];
+  FOR2 r2[j] = r[j] * r[j];
+  FOR2 qa[j] = splat(0.1666657f) * r[j] + 0.5f;
+  FOR2 qb[j] = splat(0.0013935454f) * r[j] + 0.008364383f;
+  FOR2 qb[j] = qb[j] * r[j] + 0.041666448f;
+  FOR2 qa[j] = qb[j] * r2[j] + qa[j];
+  FOR2 e[j] = qa[j] * r2[j] + r[j];
+  FOR2 e[j] = e[j] + 1.0f;
+  /* q = Phi(-a) = e 2^(k - 1) (k >= -15 here); then x q for x < 0, x - x q for x >= 0 */
+  FOR2 e[j] = e[j] * (vf)(((vu)kf[j] << 23) + (126u << 23));
+  FOR2 {
+    vf neg = x[j] * e[j], pos = x[j] - neg;
+#ifdef __AVX__
+    y[j] = (vf)_mm256_blendv_ps((__m256)pos, (__m256)neg, (__m256)x[j]); /* by the sign bit: -0 -> -0 */
+#else
+    y[j] = sel((vi)x[j] >> 31, neg, pos);
+#endif
+  }
+}
+
+/* v_gelu_phi in the lanes out of the fast path's range (kept out of line: rare) */
+__attribute__((noinline, cold)) static void gelu_fix(const vf *x, vf *y) {
+  for (int j = 0; j < 2; j++) y[j] = sel(~(vabs(x[j]) <= GELU_FAST_MAX), v_gelu_phi(x[j], NULL), y[j]);
+}
+__attribute__((always_inline)) static inline void gelu_pair(const vf *x, vf *y) {
+  v_gelu_fast2(x, y);
+  if (__builtin_expect(any_lane(~(vabs(x[0]) <= GELU_FAST_MAX) | ~(vabs(x[1]) <= GELU_FAST_MAX)), 0)) gelu_fix(x, y); /* NaN too */
+}
+/* gelu(x) = x Phi(x) over [b, e): the fast path, and v_gelu_phi in the lanes out of its range
+ * (rare; each element's result depends on its value only) */
+__attribute__((noinline)) static void gelu32(const float *X, float *Y, int64_t b, int64_t e) {
+  int64_t i = b;
+  for (; i + 2 * VL <= e; i += 2 * VL) {
+    vf x[2] = {ld(X + i), ld(X + i + VL)}, y[2];
+    gelu_pair(x, y);
+    st(Y + i, y[0]);
+    st(Y + i + VL, y[1]);
+  }
+  if (i < e) {
+    float t[2 * VL] = {0};
+    memcpy(t, X + i, (size_t)(e - i) * sizeof(float));
+    vf x[2] = {ld(t), ld(t + VL)}, y[2];
+    gelu_pair(x, y);
+    st(t, y[0]);
+    st(t + VL, y[1]);
+    memcpy(Y + i, t, (size_t)(e - i) * sizeof(float));
+  }
+}
+
+#if defined(__AVX2__) && defined(__FMA__) && defined(__x86_64__)
+/* The x86-64-v3 build also carries an AVX-512 copy of the gelu fast path, used where the cpu
+ * has AVX-512 (F, DQ, BW, VL) and TORCHLET_NATIVE_AVX512 is not 0: the same operations in the
+ * same order (so the same results, bit for bit) on 16 lanes. The fast path is a long dependency
+ * chain; twice the lanes per instruction (AMD Zen 4 runs them as two 256-bit halves) gives the
+ * out-of-order core twice the independent work in the same window: ~1.4x faster. */
+#define HAVE_AVX512_GELU 1
+#define T512 __attribute__((target("avx512f,avx512dq,avx512bw,avx512vl")))
+static int avx512_state = -1; /* -1: not decided yet */
+static int use_avx512(void) {
+  if (avx512_state < 0) {
+    const char *env = getenv("TORCHLET_NATIVE_AVX512");
+    __builtin_cpu_init();
+    avx512_state = !(env && env[0] == '0') && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
+                   __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl");
+  }
+  return avx512_state;
+}
+/* v_gelu_phi in the lanes out of range, 32 floats (aligned temporaries) */
+__attribute__((noinline, cold)) static void gelu_fix32(const float *x, float *y) {
+  for (int j = 0; j < 4; j += 2) gelu_fix((const vf *)(x + j * VL), (vf *)(y + j * VL));
+}
+T512 __attribute__((always_inline)) static inline void gelu_fast2_512(const __m512 *x, __m512 *y) {
+#define F2 for (int j = 0; j < 2; j++)
+  __m512 a[2], h[2], l[2], u[2], u2[2], se[2], so[2], p[2], hh[2], c[2], kf[2], k[2], r[2], r2[2], qa[2], qb[2], e[2];
+  const __m512 magic = _mm512_set1_ps(12582912.0f);
+#define S(v) _mm512_set1_ps(v)
+  F2 a[j] = _mm512_abs_ps(x[j]);
+  F2 u[j] = _mm512_sub_ps(a[j], S(1.9911913871765137f));
+  F2 h[j] = _mm512_mul_ps(a[j], a[j]);
+  F2 l[j] = _mm512_fmsub_ps(a[j], a[j], h[j]);
+  F2 u2[j] = _mm512_mul_ps(u[j], u[j]);
+  F2 se[j] = _mm512_fmadd_ps(S(-3.9548716e-08f), u2[j], S(-7.7163645e-07f));
+  F2 so[j] = _mm512_fmadd_ps(S(3.1508363e-09f), u2[j], S(2.3209142e-07f));
+  F2 se[j] = _mm512_fmadd_ps(se[j], u2[j], S(2.9183951e-05f));
+  F2 so[j] = _mm512_fmadd_ps(so[j], u2[j], S(-2.3752328e-07f));
+  F2 se[j] = _mm512_fmadd_ps(se[j], u2[j], S(0.0022547806f));
+  F2 so[j] = _mm512_fmadd_ps(so[j], u2[j], S(-0.0003020762f));
+  F2 se[j] = _mm512_fmadd_ps(se[j], u2[j], S(0.0861554f));
+  F2 so[j] = _mm512_fmadd_ps(so[j], u2[j], S(-0.014440429f));
+  F2 hh[j] = _mm512_mul_ps(h[j], S(-0.5f));
+  F2 c[j] = _mm512_mul_ps(l[j], S(-0.5f));
+  F2 p[j] = _mm512_fmadd_ps(so[j], u[j], se[j]);
+  F2 p[j] = _mm512_fmadd_ps(p[j], u[j], S(-0.5457763671875f));
+  F2 kf[j] = _mm512_fmadd_ps(_mm512_fmadd_ps(a[j], p[j], hh[j]), S(1.44269504088896341f), magic);
+  F2 k[j] = _mm512_sub_ps(kf[j], magic);
+  F2 r[j] = _mm512_fmadd_ps(k[j], S(-0.693359375f), hh[j]);
+  F2 c[j] = _mm512_fmadd_ps(k[j], S(2.12194440e-4f), c[j]);
+  F2 r[j] = _mm512_fmadd_ps(a[j], p[j], r[j]);
+  F2 r[j] = _mm512_add_ps(r[j], c[j]);
+  F2 r2[j] = _mm512_mul_ps(r[j], r[j]);
+  F2 qa[j] = _mm512_fmadd_ps(S(0.1666657f), r[j], S(0.5f));
+  F2 qb[j] = _mm512_fmadd_ps(S(0.0013935454f), r[j], S(0.008364383f));
+  F2 qb[j] = _mm512_fmadd_ps(qb[j], r[j], S(0.041666448f));
+  F2 qa[j] = _mm512_fmadd_ps(qb[j], r2[j], qa[j]);
+  F2 e[j] = _mm512_fmadd_ps(qa[j], r2[j], r[j]);
+  F2 e[j] = _mm512_add_ps(e[j], S(1.0f));
+  F2 e[j] = _mm512_mul_ps(e[j], _mm512_castsi512_ps(_mm512_add_epi32(_mm512_slli_epi32(_mm512_castps_si512(kf[j]), 23), _mm512_set1_epi32(126 << 23))));
+  F2 {
+    __m512 neg = _mm512_mul_ps(x[j], e[j]), pos = _mm512_sub_ps(x[j], neg);
+    __mmask16 m = _mm512_movepi32_mask(_mm512_castps_si512(x[j])); /* sign bits: -0 -> -0 */
+    y[j] = _mm512_mask_blend_ps(m, pos, neg);
+  }
+#undef S
+#undef F2
+}
+T512 __attribute__((noinline)) static void gelu32_avx512(const float *X, float *Y, int64_t b, int64_t e) {
+  const __m512 lim = _mm512_set1_ps(GELU_FAST_MAX);
+  for (int64_t i = b; i < e; i += 32) {
+    int64_t n = e - i < 32 ? e - i : 32;
+    __mmask16 m0 = n >= 16 ? 0xffff : (__mmask16)((1u << n) - 1), m1 = n >= 32 ? 0xffff : n <= 16 ? 0 : (__mmask16)((1u << (n - 16)) - 1);
+    __m512 x[2] = {_mm512_maskz_loadu_ps(m0, X + i), _mm512_maskz_loadu_ps(m1, X + i + 16)}, y[2];
+    gelu_fast2_512(x, y);
+    __mmask16 out0 = _mm512_cmp_ps_mask(_mm512_abs_ps(x[0]), lim, _CMP_NLE_UQ), out1 = _mm512_cmp_ps_mask(_mm512_abs_ps(x[1]), lim, _CMP_NLE_UQ);
+    if (__builtin_expect((out0 | out1) != 0, 0)) {
+      float tx[32] __attribute__((aligned(64))), ty[32] __attribute__((aligned(64)));
+      _mm512_store_ps(tx, x[0]); _mm512_store_ps(tx + 16, x[1]);
+      _mm512_store_ps(ty, y[0]); _mm512_store_ps(ty + 16, y[1]);
+      gelu_fix32(tx, ty);
+      y[0] = _mm512_load_ps(ty); y[1] = _mm512_load_ps(ty + 16);
+    }
+    _mm512_mask_storeu_ps(Y + i, m0, y[0]);
+    _mm512_mask_storeu_ps(Y + i + 16, m1, y[1]);
+  }
+}
+#endif
+
 /* erf(x): Maclaurin series below 0.5, 1 - e^(-x^2) erfcx(|x|) above, +-1 beyond 4. */
 static inline vf v_erf(vf x) {
   vf ax = vabs(x);
@@ -431,7 +654,12 @@ static void un32_task(void *vc, int64_t b, int64_t e) {
     case U_TANH: VLOOP1(v_tanh(x)); break;
     case U_SIGMOID: VLOOP1(v_sigmoid(x)); break;
     case U_SILU: VLOOP1(x * v_sigmoid(x)); break;
-    case U_GELU: VLOOP1(v_gelu_phi(x, NULL)); break;
+    case U_GELU:
+#ifdef HAVE_AVX512_GELU
+      if (use_avx512()) { gelu32_avx512(X, Y, b, e); break; }
+#endif
+      gelu32(X, Y, b, e);
+      break;
     case U_ERF: VLOOP1(v_erf(x)); break;
     case U_SOFTPLUS:
       /* x > 20 ? x : log1p(e^x); log1p(u) = log(w) - ((w - 1) - u) / w with w = 1 + u */
@@ -470,21 +698,24 @@ static int unary_is_transcendental(int op) {
 /** y[yo + i] = op(x[xo + i]) for i < n; dtype 0 = float32, 1 = float64. Returns 0 if unsupported. */
 EXPORT int tl_unary(int dtype, int op, const void *x, int64_t xo, void *y, int64_t yo, int64_t n) {
   un_ctx c = {op, NULL, NULL};
+  task_fn fn;
+  int64_t grain, align;
   if (dtype == 0) {
     if (op < 0 || op > U_SOFTPLUS) return 0;
     c.x = (const float *)x + xo;
     c.y = (float *)y + yo;
-    parallel_for(n, unary_is_transcendental(op) ? GRAIN_TRANSCENDENTAL : GRAIN_CHEAP, 16, un32_task, &c);
-    return 1;
-  }
-  if (dtype == 1) {
+    fn = un32_task; align = 16;
+    grain = unary_is_transcendental(op) ? GRAIN_TRANSCENDENTAL : GRAIN_CHEAP;
+  } else if (dtype == 1) {
     if (!(op == U_NEG || op == U_ABS || op == U_SQRT || op == U_RSQRT || op == U_RECIPROCAL || op == U_SQUARE || op == U_RELU)) return 0;
     c.x = (const double *)x + xo;
     c.y = (double *)y + yo;
-    parallel_for(n, GRAIN_CHEAP, 8, un64_task, &c);
-    return 1;
+    fn = un64_task; align = 8; grain = GRAIN_CHEAP;
+  } else {
+    return 0;
   }
-  return 0;
+  parallel_for(n, grain, align, fn, &c);
+  return 1;
 }
 
 /* Unary ops over an n-d layout whose innermost dim is contiguous in x and out (e.g. a column
@@ -658,25 +889,28 @@ NO_CONTRACT static void bin64_task(void *vc, int64_t b0, int64_t e0) {
 EXPORT int tl_binary(int dtype, int op, int mode, const void *x, int64_t xo, const void *y, int64_t yo,
                      void *out, int64_t oo, int64_t n) {
   bin_ctx c = {op, mode, NULL, NULL, NULL};
+  task_fn fn;
+  int64_t grain, align;
   if (mode < 0 || mode > 2) return 0;
   if (dtype == 0) {
     if (op < 0 || op > B_SILU_BWD) return 0;
     c.x = (const float *)x + xo;
     c.y = (const float *)y + yo;
     c.out = (float *)out + oo;
-    if (op == B_GELU_BWD || op == B_SILU_BWD) parallel_for(n, GRAIN_TRANSCENDENTAL, 16, bin32_vec_task, &c);
-    else parallel_for(n, GRAIN_CHEAP, 16, bin32_task, &c);
-    return 1;
-  }
-  if (dtype == 1) {
+    align = 16;
+    if (op == B_GELU_BWD || op == B_SILU_BWD) { fn = bin32_vec_task; grain = GRAIN_TRANSCENDENTAL; }
+    else { fn = bin32_task; grain = GRAIN_CHEAP; }
+  } else if (dtype == 1) {
     if (op < 0 || op > B_TANH_BWD) return 0;
     c.x = (const double *)x + xo;
     c.y = (const double *)y + yo;
     c.out = (double *)out + oo;
-    parallel_for(n, GRAIN_CHEAP, 8, bin64_task, &c);
-    return 1;
+    fn = bin64_task; align = 8; grain = GRAIN_CHEAP;
+  } else {
+    return 0;
   }
-  return 0;
+  parallel_for(n, grain, align, fn, &c);
+  return 1;
 }
 
 /* Broadcasting binary ops: an odometer over the outer dims, the innermost dim through the
@@ -836,37 +1070,39 @@ static double maxmin_f64(const double *x, int64_t n, int is_max) {
   return bad ? NAN : r;
 }
 
-typedef struct { int dtype, op; const void *x; void *out; int64_t n; double *partial; int64_t partial_n; } red_ctx;
+/* op over n contiguous elements, in double (float32 max/min are exact in double) */
+static double reduce_run(int dtype, int op, const char *x, int64_t n) {
+  if (dtype == 0) {
+    const float *p = (const float *)x;
+    return op == R_SUM ? sum_f32(p, n) : maxmin_f32(p, n, op == R_MAX);
+  }
+  const double *p = (const double *)x;
+  return op == R_SUM ? sum_f64(p, n) : maxmin_f64(p, n, op == R_MAX);
+}
 
-/* rows [b, e) */
+/* Long rows are cut into blocks of RED_BLOCK elements whose results (partial) the threads compute
+ * in any order and the caller combines in order: the result does not depend on the thread count. */
+#define RED_BLOCK 16384
+typedef struct { int dtype, op; const char *x; char *out; int64_t n, nb; double *partial; } red_ctx;
+
+/* whole rows [b, e) */
 static void red_rows_task(void *vc, int64_t b, int64_t e) {
   red_ctx *c = vc;
-  int64_t n = c->n;
+  size_t es = c->dtype == 0 ? 4 : 8;
   for (int64_t r = b; r < e; r++) {
-    if (c->dtype == 0) {
-      const float *x = (const float *)c->x + r * n;
-      ((float *)c->out)[r] = c->op == R_SUM ? (float)sum_f32(x, n) : maxmin_f32(x, n, c->op == R_MAX);
-    } else {
-      const double *x = (const double *)c->x + r * n;
-      ((double *)c->out)[r] = c->op == R_SUM ? sum_f64(x, n) : maxmin_f64(x, n, c->op == R_MAX);
-    }
+    double v = reduce_run(c->dtype, c->op, c->x + r * c->n * es, c->n);
+    if (c->dtype == 0) ((float *)c->out)[r] = (float)v;
+    else ((double *)c->out)[r] = v;
   }
 }
-/* one long row split in parts: part p reduces elements [p*chunk, (p+1)*chunk) into partial[p] */
-static void red_part_task(void *vc, int64_t p0, int64_t p1) {
+/* blocks [b, e): block t is block t % nb of row t / nb */
+static void red_block_task(void *vc, int64_t b, int64_t e) {
   red_ctx *c = vc;
-  int64_t chunk = c->n; /* the chunk length, in this job */
-  for (int64_t p = p0; p < p1; p++) {
-    int64_t b = p * chunk, e = b + chunk < c->partial_n ? b + chunk : c->partial_n;
-    double v;
-    if (c->dtype == 0) {
-      const float *x = (const float *)c->x + b;
-      v = c->op == R_SUM ? sum_f32(x, e - b) : maxmin_f32(x, e - b, c->op == R_MAX);
-    } else {
-      const double *x = (const double *)c->x + b;
-      v = c->op == R_SUM ? sum_f64(x, e - b) : maxmin_f64(x, e - b, c->op == R_MAX);
-    }
-    c->partial[p] = v;
+  size_t es = c->dtype == 0 ? 4 : 8;
+  for (int64_t t = b; t < e; t++) {
+    int64_t r = t / c->nb, lo = (t % c->nb) * RED_BLOCK;
+    int64_t len = c->n - lo < RED_BLOCK ? c->n - lo : RED_BLOCK;
+    c->partial[t] = reduce_run(c->dtype, c->op, c->x + (r * c->n + lo) * es, len);
   }
 }
 
@@ -874,30 +1110,24 @@ static void red_part_task(void *vc, int64_t p0, int64_t p1) {
 EXPORT int tl_reduce_rows(int dtype, int op, const void *x, int64_t xo, void *out, int64_t oo, int64_t rows, int64_t n) {
   if ((dtype != 0 && dtype != 1) || op < R_SUM || op > R_MIN || n < 1) return 0;
   size_t es = dtype == 0 ? 4 : 8;
-  red_ctx c = {dtype, op, (const char *)x + xo * es, (char *)out + oo * es, n, NULL, 0};
-  int threads = tl_get_num_threads();
-  if (rows >= threads || threads < 2 || n < 2 * GRAIN_CHEAP) {
-    /* split rows (grain in rows: about GRAIN_CHEAP elements each) */
-    int64_t grain = GRAIN_CHEAP / n + 1;
-    parallel_for(rows, grain, 1, red_rows_task, &c);
+  red_ctx c = {dtype, op, (const char *)x + xo * es, (char *)out + oo * es, n, 0, NULL};
+  if (n < 2 * RED_BLOCK) {
+    /* short rows: whole rows per task (grain in rows: about GRAIN_CHEAP elements each) */
+    parallel_for(rows, GRAIN_CHEAP / n + 1, 1, red_rows_task, &c);
     return 1;
   }
-  /* few long rows: split each row between the threads, then combine */
-  double partial[MAX_THREADS];
-  int64_t chunk = (n + threads - 1) / threads;
-  chunk = (chunk + 15) / 16 * 16;
-  int used = (int)((n + chunk - 1) / chunk);
+  c.nb = (n + RED_BLOCK - 1) / RED_BLOCK;
+  int64_t total = rows * c.nb;
+  double stack_partial[512];
+  c.partial = total <= 512 ? stack_partial : malloc((size_t)total * sizeof(double));
+  if (!c.partial) return 0;
+  parallel_for(total, GRAIN_CHEAP / RED_BLOCK, 1, red_block_task, &c);
   for (int64_t r = 0; r < rows; r++) {
-    red_ctx rc = c;
-    rc.x = (const char *)c.x + r * n * es;
-    rc.n = chunk;
-    rc.partial = partial;
-    rc.partial_n = n;
-    parallel_for(used, 1, 1, red_part_task, &rc);
+    const double *pr = c.partial + r * c.nb;
     double acc = op == R_SUM ? 0.0 : op == R_MAX ? -INFINITY : INFINITY;
     int bad = 0;
-    for (int k = 0; k < used; k++) {
-      double v = partial[k];
+    for (int64_t j = 0; j < c.nb; j++) {
+      double v = pr[j];
       if (op == R_SUM) acc += v;
       else { bad |= v != v; acc = op == R_MAX ? (v > acc ? v : acc) : (v < acc ? v : acc); }
     }
@@ -905,6 +1135,7 @@ EXPORT int tl_reduce_rows(int dtype, int op, const void *x, int64_t xo, void *ou
     if (dtype == 0) ((float *)c.out)[r] = (float)acc;
     else ((double *)c.out)[r] = acc;
   }
+  if (c.partial != stack_partial) free(c.partial);
   return 1;
 }
 
@@ -987,16 +1218,17 @@ typedef struct { int dtype, log; const void *x; void *out; int64_t n; } sm_ctx;
 static void softmax_rows_f32(const float *x, float *y, int64_t n, int log) {
   float m = maxmin_f32(x, n, 1);
   vf mv = splat(m);
-  /* e = exp(x - m), stored for softmax, summed: blocks of 16 in float (positive terms: no
-   * cancellation), block sums in double */
+  /* e = exp(x - m) (x - m <= 0, or NaN), stored for softmax, summed: blocks of 32 in float
+   * (positive terms: no cancellation), block sums in double */
   typedef double vd __attribute__((vector_size(32)));
   typedef float v4f __attribute__((vector_size(16)));
   vd acc = {0};
   int64_t i = 0;
-  for (; i + 2 * VL <= n; i += 2 * VL) {
-    vf e0 = v_exp(ld(x + i) - mv), e1 = v_exp(ld(x + i + VL) - mv);
-    if (!log) { st(y + i, e0); st(y + i + VL, e1); }
-    vf t = e0 + e1;
+  for (; i + 4 * VL <= n; i += 4 * VL) {
+    vf e0 = v_exp_nonpos(ld(x + i) - mv), e1 = v_exp_nonpos(ld(x + i + VL) - mv);
+    vf e2 = v_exp_nonpos(ld(x + i + 2 * VL) - mv), e3 = v_exp_nonpos(ld(x + i + 3 * VL) - mv);
+    if (!log) { st(y + i, e0); st(y + i + VL, e1); st(y + i + 2 * VL, e2); st(y + i + 3 * VL, e3); }
+    vf t = (e0 + e1) + (e2 + e3);
     v4f lo = {t[0], t[1], t[2], t[3]}, hi = {t[4], t[5], t[6], t[7]};
     acc += __builtin_convertvector(lo, vd) + __builtin_convertvector(hi, vd);
   }
@@ -1006,7 +1238,7 @@ static void softmax_rows_f32(const float *x, float *y, int64_t n, int log) {
     int64_t r = n - i < VL ? n - i : VL;
     for (int k = 0; k < VL; k++) tx[k] = -INFINITY;
     memcpy(tx, x + i, (size_t)r * 4);
-    st(ty, v_exp(ld(tx) - mv));
+    st(ty, v_exp_nonpos(ld(tx) - mv));
     for (int64_t k = 0; k < r; k++) { if (!log) y[i + k] = ty[k]; s += ty[k]; }
   }
   if (log) {
@@ -1046,6 +1278,101 @@ EXPORT int tl_softmax_rows(int dtype, int log, const void *x, int64_t xo, void *
   size_t es = dtype == 0 ? 4 : 8;
   sm_ctx c = {dtype, log, (const char *)x + xo * es, (char *)out + oo * es, n};
   parallel_for(rows, GRAIN_TRANSCENDENTAL / n + 1, 1, softmax_task, &c);
+  return 1;
+}
+
+/* ------------------------------------------------------------------ batch normalization (training) */
+
+/* Sum of (x - m)^2 over n floats: blocks of 64 in float (non-negative terms), the block sums in double. */
+static double sumsq_dev_f32(const float *x, int64_t n, float m) {
+  typedef double vd __attribute__((vector_size(32)));
+  typedef float v4f __attribute__((vector_size(16)));
+  const vf mv = splat(m);
+  vd acc = {0};
+  int64_t i = 0;
+  for (; i + 64 <= n; i += 64) {
+    vf d0 = ld(x + i) - mv, d1 = ld(x + i + 8) - mv, d2 = ld(x + i + 16) - mv, d3 = ld(x + i + 24) - mv;
+    vf d4 = ld(x + i + 32) - mv, d5 = ld(x + i + 40) - mv, d6 = ld(x + i + 48) - mv, d7 = ld(x + i + 56) - mv;
+    vf t = ((d0 * d0 + d1 * d1) + (d2 * d2 + d3 * d3)) + ((d4 * d4 + d5 * d5) + (d6 * d6 + d7 * d7));
+    v4f lo = {t[0], t[1], t[2], t[3]}, hi = {t[4], t[5], t[6], t[7]};
+    acc += __builtin_convertvector(lo, vd) + __builtin_convertvector(hi, vd);
+  }
+  vf t = {0};
+  for (; i + VL <= n; i += VL) { vf d = ld(x + i) - mv; t += d * d; }
+  double s = (acc[0] + acc[1]) + (acc[2] + acc[3]);
+  for (int k = 0; k < VL; k++) s += t[k];
+  for (; i < n; i++) { float d = x[i] - m; s += d * d; }
+  return s;
+}
+
+/* Batch normalization of a contiguous [N, C, S] tensor by its own statistics, a channel per task:
+ * the channel's mean and biased variance (two passes in double over its N runs of S elements,
+ * which stay in cache for the second pass and the output), then
+ * y = (x - mean) * (weight / sqrt(var + eps)) + bias. mean and var are written out (for the
+ * running statistics). */
+typedef struct { int dtype; int64_t N, C, S; const char *x; char *y; const char *w, *b; double eps; char *mean, *var; } bn_ctx;
+
+static void bn_train_task(void *vc, int64_t c0, int64_t c1) {
+  const bn_ctx *k = vc;
+  const int64_t N = k->N, C = k->C, S = k->S, cs = C * S;
+  const double cnt = (double)N * (double)S;
+  for (int64_t c = c0; c < c1; c++) {
+    if (k->dtype == 0) {
+      const float *x = (const float *)k->x + c * S;
+      float *y = (float *)k->y + c * S;
+      double s = 0, ss = 0;
+      for (int64_t n = 0; n < N; n++) s += sum_f32(x + n * cs, S);
+      double mean = s / cnt;
+      float m = (float)mean;
+      for (int64_t n = 0; n < N; n++) ss += sumsq_dev_f32(x + n * cs, S, m);
+      double dm = mean - (double)m;
+      double var = ss / cnt - dm * dm; /* the mean of (x - m)^2 is var + (mean - m)^2 */
+      if (var < 0) var = 0;
+      double w = k->w ? ((const float *)k->w)[c] : 1.0, b = k->b ? ((const float *)k->b)[c] : 0.0;
+      const float sc = (float)(w / sqrt(var + k->eps)), bb = (float)b;
+      for (int64_t n = 0; n < N; n++) {
+        const float *xr = x + n * cs;
+        float *yr = y + n * cs;
+        for (int64_t i = 0; i < S; i++) yr[i] = (xr[i] - m) * sc + bb;
+      }
+      ((float *)k->mean)[c] = m;
+      ((float *)k->var)[c] = (float)var;
+    } else {
+      const double *x = (const double *)k->x + c * S;
+      double *y = (double *)k->y + c * S;
+      double s = 0, ss = 0;
+      for (int64_t n = 0; n < N; n++) s += sum_f64(x + n * cs, S);
+      double mean = s / cnt;
+      for (int64_t n = 0; n < N; n++) {
+        const double *xr = x + n * cs;
+        for (int64_t i = 0; i < S; i++) { double d = xr[i] - mean; ss += d * d; }
+      }
+      double var = ss / cnt;
+      double w = k->w ? ((const double *)k->w)[c] : 1.0, b = k->b ? ((const double *)k->b)[c] : 0.0;
+      const double sc = w / sqrt(var + k->eps);
+      for (int64_t n = 0; n < N; n++) {
+        const double *xr = x + n * cs;
+        double *yr = y + n * cs;
+        for (int64_t i = 0; i < S; i++) yr[i] = (xr[i] - mean) * sc + b;
+      }
+      ((double *)k->mean)[c] = mean;
+      ((double *)k->var)[c] = var;
+    }
+  }
+}
+
+/** Training-mode batch normalization of x (contiguous [N, C, S], at offset xo) into y (same
+ * layout): per-channel statistics of the batch; w, b (length C) may be NULL. mean and var (biased)
+ * receive the statistics (length C). 0 when not handled. */
+EXPORT int tl_batchnorm_train(int dtype, int64_t N, int64_t C, int64_t S, const void *x, int64_t xo, void *y, int64_t yo,
+                              const void *w, int64_t wo, const void *b, int64_t bo, double eps,
+                              void *mean, int64_t mo, void *var, int64_t vo) {
+  if ((dtype != 0 && dtype != 1) || N < 1 || C < 1 || S < 1) return 0;
+  size_t es = dtype == 0 ? 4 : 8;
+  bn_ctx k = {dtype, N, C, S, (const char *)x + xo * es, (char *)y + yo * es, w ? (const char *)w + wo * es : NULL,
+              b ? (const char *)b + bo * es : NULL, eps, (char *)mean + mo * es, (char *)var + vo * es};
+  /* about three passes over N * S elements per channel */
+  parallel_for(C, GRAIN_CHEAP / (3 * N * S) + 1, 1, bn_train_task, &k);
   return 1;
 }
 
@@ -1204,7 +1531,35 @@ typedef struct { int dtype; win_geom g; const void *x; void *d; const double *ix
     const int64_t xsN = g->xsN, xsC = g->xsC, xsH = g->xsH, xsW = g->xsW;                             \
     const int64_t dsN = g->dsN, dsC = g->dsC, dsKH = g->dsKH, dsKW = g->dsKW, dsOH = g->dsOH, dOW = g->dsOW; \
     const int64_t step = sw * xsW;                                                                   \
-    for (int64_t nc = b; nc < e; nc++) {                                                             \
+    /* stride 1, no dilation, output as wide as the input, rows packed in both: each (ki, kj)     \
+     * plane is the image shifted by one offset, so it is one long copy of the valid span plus   \
+     * padding fixed up at the row ends, instead of OH short row copies */                         \
+    const int same_rows = sh == 1 && sw == 1 && dh == 1 && dw == 1 && xsW == 1 && xsH == W && OW == W \
+      && dOW == 1 && dsOH == OW;                                                                     \
+    for (int64_t nc = b; nc < e && same_rows; nc++) {                                                \
+      int64_t n = nc / C, ch = nc % C;                                                               \
+      for (int64_t ki = 0; ki < kh; ki++) {                                                          \
+        int64_t ohLo, ohHi;                                                                          \
+        valid_range(H, OH, 1, pt, ki, &ohLo, &ohHi);                                                 \
+        for (int64_t kj = 0; kj < kw; kj++) {                                                        \
+          int64_t owLo, owHi;                                                                        \
+          valid_range(W, OW, 1, pl, kj, &owLo, &owHi);                                               \
+          T *dp = D + g->dof + n * dsN + ch * dsC + ki * dsKH + kj * dsKW;                           \
+          const T *sp = S + g->xo + n * xsN + ch * xsC + (ki - pt) * W + (kj - pl);                  \
+          if (ohLo >= ohHi || owLo >= owHi) { for (int64_t i = 0; i < OH * OW; i++) dp[i] = pad; continue; } \
+          for (int64_t i = 0; i < ohLo * OW; i++) dp[i] = pad;                                       \
+          int64_t a = ohLo * OW + owLo, z = (ohHi - 1) * OW + owHi;                                  \
+          for (int64_t i = a; i < z; i++) dp[i] = sp[i];                                             \
+          for (int64_t oh = ohLo; oh < ohHi; oh++) {                                                 \
+            T *rd = dp + oh * OW;                                                                    \
+            for (int64_t ow = 0; ow < owLo; ow++) rd[ow] = pad;                                      \
+            for (int64_t ow = owHi; ow < OW; ow++) rd[ow] = pad;                                     \
+          }                                                                                          \
+          for (int64_t i = ohHi * OW; i < OH * OW; i++) dp[i] = pad;                                 \
+        }                                                                                            \
+      }                                                                                              \
+    }                                                                                                \
+    for (int64_t nc = b; nc < e && !same_rows; nc++) {                                               \
       int64_t n = nc / C, ch = nc % C;                                                               \
       for (int64_t kj = 0; kj < kw; kj++) {                                                          \
         int64_t owLo, owHi;                                                                          \
@@ -1305,7 +1660,14 @@ static void maxpool2x2_row_f32(const float *r0, const float *r1, int64_t OW, int
   if (p0 + W + 2 * OW < INT32_MAX) {
     typedef double vd4l __attribute__((vector_size(32)));
     typedef int32_t vi4 __attribute__((vector_size(16)));
-    for (; ow + 8 <= OW; ow += 8) {
+    /* a ragged end is one more vector step ending at the last window (it recomputes a few
+     * windows with identical results); the scalar tail costs more than the vector body */
+    for (int last = 0; ow < OW && !last; ow += 8) {
+      if (ow + 8 > OW) {
+        if (OW < 8) break;
+        ow = OW - 8;
+        last = 1;
+      }
       vf a0 = ld(r0 + 2 * ow), a1 = ld(r0 + 2 * ow + 8), b0 = ld(r1 + 2 * ow), b1 = ld(r1 + 2 * ow + 8);
       const vi ev = {0, 2, 4, 6, 8, 10, 12, 14}, od = {1, 3, 5, 7, 9, 11, 13, 15};
       vf x00 = __builtin_shuffle(a0, a1, ev), x01 = __builtin_shuffle(a0, a1, od);
@@ -1510,3 +1872,6 @@ EXPORT int tl_abi_version(void) { return 5; }
 
 /* Recurrent-layer kernels (fused LSTM cell forward/backward) live in their own file. */
 #include "rnn.inc.c"
+
+/* Fused 2-D convolution (per-image im2col into scratch + BLAS GEMM, images in parallel). */
+#include "conv.inc.c"

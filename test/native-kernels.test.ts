@@ -11,6 +11,7 @@ import { spawnSync } from 'node:child_process';
 import torch, { Tensor, nn, optim } from '../src/index.js';
 import { CpuBackend } from '../src/device/cpu/index.js';
 import { nativeInfo, setNativeEnabled } from '../src/device/cpu/native.js';
+import { _setFusedConv } from '../src/nn/functional/conv_cpu.js';
 import type { DType } from '../src/dtype.js';
 
 const info = nativeInfo();
@@ -136,7 +137,7 @@ t.test('activation gradient kernels', async (t) => {
 t.test('reductions over trailing dims', async (t) => {
   if (!haveNative) return t.pass('no native library');
   for (const dtype of ['float32', 'float64'] as DType[]) {
-    for (const shape of [[1, 100003], [37, 1029], [5000, 3], [3, 7, 513]]) {
+    for (const shape of [[1, 100003], [37, 1029], [5000, 3], [3, 7, 513], [3, 40000]]) {
       const n = shape.reduce((a, b) => a * b, 1);
       const x = torch.tensor(values(n, n, { specials: false }), { dtype }).reshape(shape);
       const xn = torch.tensor(values(n, n + 1), { dtype }).reshape(shape); // with NaN and infinities
@@ -154,6 +155,18 @@ t.test('reductions over trailing dims', async (t) => {
       }
     }
   }
+});
+
+t.test('long-row reductions do not depend on the thread count', async (t) => {
+  if (!haveNative) return t.pass('no native library');
+  const x = torch.tensor(values(3 * 200003, 21, { specials: false }), { dtype: 'float32' }).reshape(3, 200003);
+  const xn = torch.tensor(values(3 * 200003, 22), { dtype: 'float32' }).reshape(3, 200003);
+  const run = (threads: number) => {
+    torch.setNumThreads(threads);
+    try { return [x.sum(-1), x.sum(), x.amax(-1), x.amin(-1), xn.amax(-1), xn.sum(-1)]; } finally { torch.setNumThreads(2); }
+  };
+  const one = run(1), two = run(2);
+  for (let i = 0; i < one.length; i++) compare(t, `reduction ${i}, 1 vs 2 threads`, two[i], one[i], 0, 0);
 });
 
 t.test('reductions keeping middle dims (leading and trailing reduced)', async (t) => {
@@ -205,6 +218,41 @@ t.test('softmax and logSoftmax rows', async (t) => {
   }
 });
 
+t.test('batch normalization with batch statistics (training mode, no grad)', async (t) => {
+  if (!haveNative) return t.pass('no native library');
+  const F = nn.functional;
+  for (const dtype of ['float32', 'float64'] as DType[]) {
+    for (const shape of [[64, 32, 14, 14], [5, 3, 7, 9], [3, 4, 2000], [2, 5, 33]]) {
+      const C = shape[1], n = shape.reduce((a, b) => a * b, 1);
+      const vals = values(n, n + 5, { specials: false }).map((v, i) => v * (1 + (i % 7)) + (i % C) * 3);
+      const x = torch.tensor(vals, { dtype }).reshape(shape);
+      const w = torch.tensor(values(C, 3, { specials: false }), { dtype }), b = torch.tensor(values(C, 4, { specials: false }), { dtype });
+      for (const affine of [true, false]) {
+        const run = () => {
+          const rm = torch.zeros([C], { dtype }), rv = torch.ones([C], { dtype });
+          const y = torch.noGrad(() => F.batchNorm(x, rm, rv, affine ? w : null, affine ? b : null, { training: true, momentum: 0.3 }));
+          return [y, rm, rv];
+        };
+        const a = withNative(true, run), c = withNative(false, run);
+        // the native kernel keeps the statistics in double precision, the composite rounds them to
+        // float32 between ops: a few roundings of the terms added last, (x - mean) w / std and the
+        // bias, whose sum may cancel
+        // (float64: sums of 10^4 squares in another order)
+        const tol = dtype === 'float32' ? 5e-7 : 1e-13;
+        for (let i = 0; i < 3; i++) {
+          const scale = (c[i].abs().max().item() as number) + (i === 0 && affine ? (b.abs().max().item() as number) : 0);
+          compare(t, `batchNorm ${dtype} [${shape}] ${affine ? 'affine' : 'plain'} ${['output', 'running mean', 'running var'][i]}`, a[i], c[i], tol, tol * scale);
+        }
+      }
+    }
+    // NaN in one channel makes that channel NaN, as the composite
+    const xn = torch.randn([4, 3, 40], { dtype });
+    xn.narrow(1, 1, 1).narrow(2, 7, 1).fill_(NaN);
+    const f = () => torch.noGrad(() => F.batchNorm(xn, null, null, null, null, { training: true }));
+    compare(t, `batchNorm ${dtype} with NaN`, withNative(true, f), withNative(false, f), 1e-5, 1e-5);
+  }
+});
+
 t.test('strided copies (transposes) of every element size', async (t) => {
   if (!haveNative) return t.pass('no native library');
   for (const dtype of ['float32', 'float64', 'int32', 'int64', 'uint8', 'float16', 'bool'] as DType[]) {
@@ -234,7 +282,10 @@ t.test('im2col / col2im (conv2d forward and backward) and max pooling', async (t
         y.backward(torch.ones(y.shape, { dtype }).mul(0.5));
         return [y, x.grad!, w.grad!];
       };
+      // the composite path (native im2col/col2im vs the JS loops: exact); the fused kernels have their own test (conv-fused)
+      _setFusedConv(false);
       const a = withNative(true, run), b = withNative(false, run);
+      _setFusedConv(true);
       for (let i = 0; i < 3; i++) compare(t, `conv2d ${JSON.stringify(o)} ${dtype} ${['output', 'input grad', 'weight grad'][i]}`, a[i], b[i], 0, 0);
     }
     for (const [k, st, pad] of [[2, 2, 0], [3, 2, 1], [3, 1, 1]]) {
@@ -277,6 +328,24 @@ t.test('fused Adam / AdamW steps', async (t) => {
       compare(t, `${name} ${dtype}`, withNative(true, run), withNative(false, run), dtype === 'float64' ? 0 : 1e-6, dtype === 'float64' ? 0 : 1e-7);
     }
   }
+});
+
+t.test('gelu: the AVX-512 copy of the fast path and the AVX2 one agree bit for bit', async (t) => {
+  if (!haveNative) return t.pass('no native library');
+  const script = `
+    import torch from './src/index.ts';
+    const x = torch.linspace(-7, 7, 20011).mul(torch.linspace(0.5, 1.5, 20011));
+    x.narrow(0, 5, 1).fill_(NaN); x.narrow(0, 77, 1).fill_(-Infinity); x.narrow(0, 78, 1).fill_(-0);
+    console.log(JSON.stringify(Array.from(x.gelu().dataSync(), (v) => Object.is(v, -0) ? '-0' : String(v))));`;
+  const run = (env: Record<string, string>) => {
+    const p = spawnSync(process.execPath, ['--import=tsx', '--input-type=module', '-e', script], { encoding: 'utf8', env: { ...process.env, ...env } });
+    if (p.status !== 0) throw new Error(p.stderr);
+    return JSON.parse(p.stdout.trim().split('\n').pop()!) as string[];
+  };
+  const on = run({ TORCHLET_NATIVE_AVX512: '' }), off = run({ TORCHLET_NATIVE_AVX512: '0' });
+  let diff = 0;
+  for (let i = 0; i < on.length; i++) if (on[i] !== off[i]) diff++;
+  t.equal(diff, 0, 'same results with TORCHLET_NATIVE_AVX512=0');
 });
 
 t.test('TORCHLET_NO_NATIVE=1 falls back to the JS kernels', async (t) => {

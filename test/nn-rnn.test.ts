@@ -11,6 +11,8 @@ import { MultiheadAttention, TransformerEncoderLayer, TransformerEncoder } from 
 import { LayerNorm } from '../src/nn/norm.js';
 import type { Module } from '../src/nn/module.js';
 import { getBackend, unavailableReason } from '../src/device/registry.js';
+import { setFusedLSTM, fusedLSTMCounts } from '../src/nn/rnn.js';
+import { setNativeEnabled } from '../src/device/cpu/native.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const FIX = path.join(HERE, 'fixtures', 'nn_rnn');
@@ -182,6 +184,115 @@ t.test('gradcheck through LSTM and GRU (float64)', (tt) => {
   const g1 = x.grad!.clone();
   torch.sum(o2).backward();
   tt.ok(torch.sub(x.grad!, torch.mul(g1, 2)).abs().max().item() < 1e-9, 'backward twice with retainGraph accumulates');
+  tt.end();
+});
+
+// ---------------------------------------------------------------- fused cpu LSTM vs the composite loop
+
+/** Output, final states and every gradient of one LSTM run (grads of x, h0, c0 and the parameters). */
+function lstmRun(m: LSTM, x: Tensor, hx: [Tensor, Tensor] | null, weights: Tensor[]): Record<string, Tensor> {
+  m.zeroGrad();
+  const xl = x.detach().requiresGrad_(true);
+  const hl = hx ? [hx[0].detach().requiresGrad_(true), hx[1].detach().requiresGrad_(true)] as [Tensor, Tensor] : null;
+  const [o, [h, c]] = m.forward(xl, hl);
+  torch.add(torch.add(torch.sum(torch.mul(o, weights[0])), torch.sum(torch.mul(h, weights[1]))), torch.sum(torch.mul(c, weights[2]))).backward();
+  const r: Record<string, Tensor> = { out: o.detach(), h: h.detach(), c: c.detach(), 'x.grad': xl.grad! };
+  if (hl) { r['h0.grad'] = hl[0].grad!; r['c0.grad'] = hl[1].grad!; }
+  for (const [k, p] of m.namedParameters()) r[`${k}.grad`] = p.grad!;
+  return r;
+}
+function maxRelDiff(a: Tensor, b: Tensor): number {
+  const x = a.to('float64').dataSync(), y = b.to('float64').dataSync();
+  let worst = 0;
+  for (let i = 0; i < x.length; i++) worst = Math.max(worst, Math.abs(x[i] - y[i]) / (1e-3 + Math.abs(y[i])));
+  return x.length === y.length ? worst : Infinity;
+}
+
+t.test('fused cpu LSTM matches the composite loop (outputs, states, all gradients)', (tt) => {
+  torch.manualSeed(7);
+  const cases: { L: number; N: number; I: number; H: number; opts: Record<string, unknown>; hx: boolean; unbatched?: boolean }[] = [
+    { L: 5, N: 3, I: 4, H: 6, opts: {}, hx: false },
+    { L: 1, N: 2, I: 3, H: 5, opts: {}, hx: true },
+    { L: 4, N: 1, I: 3, H: 2, opts: { batchFirst: true }, hx: true },
+    { L: 1, N: 1, I: 2, H: 3, opts: { batchFirst: true }, hx: false },
+    { L: 6, N: 3, I: 5, H: 4, opts: { bidirectional: true }, hx: true },
+    { L: 5, N: 4, I: 3, H: 7, opts: { numLayers: 2, batchFirst: true }, hx: false },
+    { L: 4, N: 2, I: 3, H: 9, opts: { numLayers: 2, bidirectional: true, batchFirst: true }, hx: true },
+    { L: 3, N: 2, I: 3, H: 4, opts: { bias: false, numLayers: 2 }, hx: true },
+    { L: 7, N: 1, I: 3, H: 5, opts: { bidirectional: true }, hx: false, unbatched: true },
+    { L: 9, N: 5, I: 8, H: 17, opts: { batchFirst: true, bidirectional: true }, hx: true },
+  ];
+  const dirsOf = (o: Record<string, unknown>) => (o.bidirectional ? 2 : 1) * ((o.numLayers as number) ?? 1);
+  for (const dtype of ['float32', 'float64'] as const) {
+    // float32: the native kernels' sigmoid/tanh are a few ulp off Math's, and errors grow along the sequence
+    const tol = dtype === 'float64' ? 1e-10 : 2e-4;
+    for (const c of cases) {
+      const m = new LSTM(c.I, c.H, { ...c.opts, dtype });
+      const bf = c.opts.batchFirst === true;
+      const xShape = c.unbatched ? [c.L, c.I] : bf ? [c.N, c.L, c.I] : [c.L, c.N, c.I];
+      const x = torch.randn(xShape, { dtype });
+      const sShape = c.unbatched ? [dirsOf(c.opts), c.H] : [dirsOf(c.opts), c.N, c.H];
+      const hx: [Tensor, Tensor] | null = c.hx ? [torch.randn(sShape, { dtype }), torch.randn(sShape, { dtype })] : null;
+      const outShape = c.unbatched ? [c.L, c.H * (c.opts.bidirectional ? 2 : 1)] : bf ? [c.N, c.L, c.H * (c.opts.bidirectional ? 2 : 1)] : [c.L, c.N, c.H * (c.opts.bidirectional ? 2 : 1)];
+      const weights = [torch.randn(outShape, { dtype }), torch.randn(sShape, { dtype }), torch.randn(sShape, { dtype })];
+      const name = `${dtype} L=${c.L} N=${c.N} H=${c.H} ${JSON.stringify(c.opts)}${c.hx ? ' hx' : ''}${c.unbatched ? ' unbatched' : ''}`;
+      const before = { ...fusedLSTMCounts };
+      const fused = lstmRun(m, x, hx, weights);
+      const layers = dirsOf(c.opts);
+      tt.same([fusedLSTMCounts.forward - before.forward, fusedLSTMCounts.backward - before.backward], [layers, layers], `${name}: the fused path ran`);
+      const js = (() => { setNativeEnabled(false); try { return lstmRun(m, x, hx, weights); } finally { setNativeEnabled(true); } })();
+      setFusedLSTM(false);
+      let ref: Record<string, Tensor>;
+      const mid = fusedLSTMCounts.forward;
+      try { ref = lstmRun(m, x, hx, weights); } finally { setFusedLSTM(true); }
+      tt.equal(fusedLSTMCounts.forward, mid, `${name}: the reference ran the composite loop`);
+      tt.same(Object.keys(fused).sort(), Object.keys(ref).sort(), `${name}: same results`);
+      for (const k of Object.keys(ref)) {
+        tt.same(fused[k].shape, ref[k].shape, `${name} ${k} shape`);
+        const d = maxRelDiff(fused[k], ref[k]), dj = maxRelDiff(js[k], ref[k]);
+        tt.ok(d < tol, `${name} ${k}: fused (native) vs composite ${d.toExponential(2)}`);
+        tt.ok(dj < tol, `${name} ${k}: fused (JS kernels) vs composite ${dj.toExponential(2)}`);
+      }
+    }
+  }
+  tt.end();
+});
+
+t.test('fused cpu LSTM: gradcheck, double backward, no-grad forward, retainGraph', (tt) => {
+  torch.manualSeed(3);
+  const lstm = new LSTM(3, 4, { numLayers: 2, bidirectional: true, batchFirst: true, dtype: 'float64' });
+  const x = torch.randn([2, 3, 3], { dtype: 'float64', requiresGrad: true });
+  const h0 = torch.randn([4, 2, 4], { dtype: 'float64', requiresGrad: true });
+  const c0 = torch.randn([4, 2, 4], { dtype: 'float64', requiresGrad: true });
+  const w = lstm.weight_hh_l0 as Tensor;
+  tt.ok(torch.autograd.gradcheck((xx, hh, cc) => { const [o, [h, c]] = lstm.forward(xx, [hh, cc]); return [o, h, c]; }, [x, h0, c0]), 'gradcheck through x, h0, c0');
+  const mw = new LSTM(2, 3, { dtype: 'float64', bidirectional: true });
+  const xw = torch.randn([4, 2, 2], { dtype: 'float64' });
+  // gradcheck perturbs its inputs in place: here the module's own recurrent weights
+  tt.ok(torch.autograd.gradcheck(() => { const [o, [h, c]] = mw.forward(xw); return [o, h, c]; },
+    [mw.weight_hh_l0 as Tensor, mw.weight_hh_l0_reverse as Tensor]), 'gradcheck through W_hh');
+  // createGraph: the fused forward's backward falls back to the differentiable composite one
+  const single = new LSTM(2, 3, { dtype: 'float64' });
+  tt.ok(torch.autograd.gradcheck((xx) => torch.enableGrad(() => {
+    const [o] = single.forward(xx);
+    return torch.autograd.grad([torch.sum(torch.mul(o, o))], [xx], { createGraph: true })[0]!;
+  }), [torch.randn([3, 2, 2], { dtype: 'float64', requiresGrad: true })]), 'LSTM double backward');
+  // no-grad forward equals the recording one
+  const [o1, [h1, c1]] = lstm.forward(x, [h0, c0]);
+  const [o2, [h2, c2]] = torch.noGrad(() => lstm.forward(x, [h0, c0]));
+  tt.ok(maxRelDiff(o1, o2) === 0 && maxRelDiff(h1, h2) === 0 && maxRelDiff(c1, c2) === 0, 'no-grad forward = recording forward');
+  // retainGraph: backward twice through the same fused recurrence
+  torch.sum(o1).backward(null, { retainGraph: true });
+  const g1 = x.grad!.clone(), gw = w.grad!.clone();
+  torch.sum(o1).backward();
+  tt.ok(torch.sub(x.grad!, torch.mul(g1, 2)).abs().max().item() < 1e-12, 'retainGraph: input grad accumulates');
+  tt.ok(torch.sub(w.grad!, torch.mul(gw, 2)).abs().max().item() < 1e-12, 'retainGraph: W_hh grad accumulates');
+  // an in-place change of a saved input is caught
+  const m2 = new LSTM(2, 3);
+  const xi = torch.randn([3, 1, 2], { requiresGrad: true });
+  const [oi] = m2.forward(xi);
+  torch.noGrad(() => (m2.weight_hh_l0 as Tensor).mul_(2));
+  tt.throws(() => torch.sum(oi).backward(), /modified by an inplace operation|in-place|inplace/i, 'modifying W_hh before backward throws');
   tt.end();
 });
 

@@ -7,7 +7,8 @@
  * time for the hidden projection; outputs are stacked (no in-place writes). While recording
  * gradients the time loop is one tape node whose backward recomputes the loop and
  * differentiates it once (see recurrenceSpec), so training costs O(L), not O(L^2), in the
- * sequence length.
+ * sequence length. LSTM without projection on the cpu device takes a fused path instead: one
+ * GEMM and one native kernel per step each way, a hand-written backward (see lstmFusedSpec).
  *
  *   const lstm = new nn.LSTM(10, 20, { numLayers: 2, batchFirst: true });
  *   const [out, [h, c]] = lstm.forward(x);       // x: [batch, seq, 10]
@@ -19,7 +20,9 @@ import { attentionDropout } from './functional/attention.js';
 import { isFloating, type DType } from '../dtype.js';
 import { noGrad, enableGrad, isGradEnabled } from '../autograd/grad_mode.js';
 import { grad } from '../autograd/api.js';
-import { apply, type OpSpec } from '../ops/core.js';
+import { apply, empty_, contiguousRaw, type OpSpec, type OpContext } from '../ops/core.js';
+import { gemmRaw } from '../device/cpu/matmul.js';
+import { nativeLstmForward, nativeLstmBackward } from '../device/cpu/native.js';
 import { TorchError, ShapeError, DTypeError, fmtShape } from '../errors.js';
 import { pyBool, pyFloat } from './repr.js';
 
@@ -85,7 +88,14 @@ function cellStep(mode: Mode, xt: Tensor, h: Tensor, c: Tensor | null, wHhT: Ten
 }
 
 /** The recurrence of one layer and direction over a whole sequence (inputs already projected). */
-interface Recurrence { mode: Mode; reverse: boolean }
+interface Recurrence {
+  mode: Mode;
+  reverse: boolean;
+  /** h0 is known to be zeros (no hx given) */
+  h0Zero?: boolean;
+  /** @internal set by the fused LSTM's forward for its backward */
+  saved?: LstmSaved;
+}
 
 /** Runs the time loop with ordinary ops: the per-step outputs, and the final h and c. */
 function loop(cfg: Recurrence, steps: Tensor[], h0: Tensor, c0: Tensor | null, wHh: Tensor, bHh: Tensor | null, wHr: Tensor | null, trace?: Trace): { outs: Tensor[]; h: Tensor; c: Tensor | null } {
@@ -189,23 +199,276 @@ const recurrenceSpec: OpSpec<[Recurrence]> = {
   },
 };
 
-/** The recurrence of one layer and direction: [outputs [L, N, Hh], h_n, c_n]. */
-function recurrence(cfg: Recurrence, xp: Tensor, h0: Tensor, c0: Tensor | null, wHh: Tensor, bHh: Tensor | null, wHr: Tensor | null): [Tensor, Tensor, Tensor | null] {
-  const inputs = [xp, h0, c0, wHh, bHh, wHr];
-  const L = xp.shape[0];
-  if (!isGradEnabled() || !inputs.some((x) => x && x.requiresGrad)) {
-    const r = loop(cfg, ops.unbind(xp, 0), h0, c0, wHh, bHh, wHr);
-    return [L > 0 ? ops.stack(r.outs, 0) : ops.zeros([0, ...h0.shape], { dtype: xp.dtype, device: xp.device }), r.h, r.c];
+// ---------------------------------------------------------------- fused LSTM (cpu)
+
+/**
+ * LSTM without projection on the cpu device (float32/float64) runs a fused loop instead of
+ * the op-by-op one: per step one GEMM, h_{t-1} W_hh^T, straight into a gates buffer, then one
+ * kernel (native/rnn.inc.c, or the JS one below) that adds the projected input, applies the
+ * gate activations in place and computes c_t and h_t. Its backward is written out by hand: per
+ * step one kernel for the pre-activation gate gradients dG[t] and one GEMM dh_{t-1} = dG[t] W_hh,
+ * then dW_hh as a single GEMM over all steps. Under createGraph it falls back to the composite
+ * backward (recurrenceSpec), whose graph is differentiable again.
+ *
+ * Layouts: the sequence tensors (xp, the outputs, their gradients) are either time-major, row
+ * (t, n) at t*N + n, or batch-major, row (t, n) at n*L + t (batchFirst input projected in its
+ * own layout: no transposing copies); the buffers internal to the loop are time-major.
+ */
+type Floats = Float32Array | Float64Array;
+
+let fusedLstmOn = true;
+/** @internal turns the fused cpu LSTM off (the composite loop only) or back on; for tests and comparisons. */
+export function setFusedLSTM(on: boolean): void { fusedLstmOn = on; }
+/** @internal how many fused forwards and backwards ran (tests check that the fused path was taken). */
+export const fusedLSTMCounts = { forward: 0, backward: 0 };
+
+/**
+ * What the fused forward keeps for the backward: cpu tensors used as plain buffers (so they
+ * come from and go back to the device's pool, and count towards its memory budget).
+ */
+interface LstmSaved {
+  /** [L, N, 4H] activated gates i, f, g, o, time-major */
+  gates: Tensor;
+  /** [L, N, H] c_t, time-major */
+  cs: Tensor;
+  /** [L*N, H] h_{t-1} in the sequence layout (row of (t, n) holds the h that step t started from) */
+  hp: Tensor;
+  /** c0, contiguous */
+  c0: Tensor;
+  batchMajor: boolean;
+}
+
+/** The host array of a cpu tensor. */
+const hostOf = (t: Tensor): Floats => t._storage.handle as Floats;
+
+/** Whether a [L, N, S] tensor is laid out batch-major with contiguous rows (false: time-major contiguous; null: neither). */
+function seqLayout(x: Tensor): boolean | null {
+  const [L, N, S] = x.shape, [sL, sN, sS] = x._strides;
+  if (S > 1 && sS !== 1) return null;
+  if ((L <= 1 || sL === N * S) && (N <= 1 || sN === S)) return false;
+  if ((N <= 1 || sN === L * S) && (L <= 1 || sL === S)) return true;
+  return null;
+}
+
+function fusedLstmApplies(cfg: Recurrence, xp: Tensor, h0: Tensor, c0: Tensor | null, wHh: Tensor, bHh: Tensor | null, wHr: Tensor | null): boolean {
+  if (!fusedLstmOn || cfg.mode !== 'LSTM' || wHr || bHh || !c0) return false;
+  const dt = xp.dtype;
+  if (dt !== 'float32' && dt !== 'float64') return false;
+  for (const t of [xp, h0, c0, wHh]) if (t._backend.type !== 'cpu' || t.dtype !== dt) return false;
+  return xp.shape[0] > 0 && xp.shape[1] > 0 && h0.shape[1] > 0;
+}
+
+/**
+ * Multiply-adds from which a per-step GEMM runs on all OpenBLAS threads (see gemmRaw): the steps
+ * are a chain of small dependent products, which a second thread barely speeds up (and slows
+ * down on a busy machine); e.g. batch 32 x hidden 128 (2M) runs on one.
+ */
+const STEP_PARALLEL_WORK = 2 ** 23;
+
+const allZero = (a: Floats, o: number, n: number): boolean => {
+  for (let i = 0; i < n; i++) if (a[o + i] !== 0) return false;
+  return true;
+};
+/** A scratch buffer of n elements (contents undefined): a pooled cpu tensor and its host array (offset 0). */
+function scratch(be: Tensor['_backend'], dt: DType, n: number): [Tensor, Floats] {
+  const t = empty_(be, [n], dt, true);
+  return [t, hostOf(t)];
+}
+/** Reused buffers for what never outlives one call (slot 0, 1, 2), per dtype; contents undefined. */
+const tmpBufs: Record<string, Floats[]> = { float32: [], float64: [] };
+function tmp(dt: 'float32' | 'float64', slot: number, n: number): Floats {
+  const have = tmpBufs[dt][slot];
+  if (have && have.length >= n) return have;
+  return (tmpBufs[dt][slot] = dt === 'float32' ? new Float32Array(n) : new Float64Array(n));
+}
+
+/** JS fallback of native tl_lstm_fwd (same arguments). */
+function lstmCellForwardJS(N: number, H: number, gz: boolean, G: Floats, go: number, X: Floats, xo: number, xs: number, CP: Floats, cpo: number,
+  C: Floats, co: number, Hh: Floats, ho: number, hs: number, H2: Floats | null, h2o: number, h2s: number): void {
+  const sig = (v: number) => 1 / (1 + Math.exp(-v));
+  for (let n = 0; n < N; n++) {
+    const g = go + n * 4 * H, x = xo + n * xs, cp = cpo + n * H, c = co + n * H, h = ho + n * hs, h2 = h2o + n * h2s;
+    for (let j = 0; j < H; j++) {
+      const i = sig(gz ? X[x + j] : G[g + j] + X[x + j]);
+      const f = sig(gz ? X[x + H + j] : G[g + H + j] + X[x + H + j]);
+      const gg = Math.tanh(gz ? X[x + 2 * H + j] : G[g + 2 * H + j] + X[x + 2 * H + j]);
+      const o = sig(gz ? X[x + 3 * H + j] : G[g + 3 * H + j] + X[x + 3 * H + j]);
+      G[g + j] = i; G[g + H + j] = f; G[g + 2 * H + j] = gg; G[g + 3 * H + j] = o;
+      C[c + j] = f * CP[cp + j] + i * gg;
+      Hh[h + j] = o * Math.tanh(C[c + j]);
+      if (H2) H2[h2 + j] = Hh[h + j];
+    }
   }
-  const packed = apply(recurrenceSpec, inputs as Tensor[], cfg);
-  const hShape = [...h0.shape];
+}
+
+/** JS fallback of native tl_lstm_bwd (same arguments). */
+function lstmCellBackwardJS(N: number, H: number, G: Floats, go: number, C: Floats, co: number, CP: Floats, cpo: number,
+  GO: Floats, goo: number, gos: number, DHN: Floats, dho: number, DC: Floats, dco: number, DG: Floats, dgo: number, dgs: number): void {
+  for (let n = 0; n < N; n++) {
+    const g = go + n * 4 * H, c = co + n * H, cp = cpo + n * H, gout = goo + n * gos, dhn = dho + n * H, dcr = dco + n * H, dg = dgo + n * dgs;
+    for (let j = 0; j < H; j++) {
+      const i = G[g + j], f = G[g + H + j], gg = G[g + 2 * H + j], o = G[g + 3 * H + j];
+      const tc = Math.tanh(C[c + j]);
+      const dh = GO[gout + j] + DHN[dhn + j];
+      const dc = DC[dcr + j] + (dh * o) * (1 - tc * tc);
+      DC[dcr + j] = dc * f;
+      DG[dg + j] = (dc * gg) * (i * (1 - i));
+      DG[dg + H + j] = (dc * CP[cp + j]) * (f * (1 - f));
+      DG[dg + 2 * H + j] = (dc * i) * (1 - gg * gg);
+      DG[dg + 3 * H + j] = (dh * tc) * (o * (1 - o));
+    }
+  }
+}
+
+/**
+ * The fused forward over xp [L, N, 4H] (time- or batch-major), h0 and c0 [N, H], W_hh [4H, H]:
+ * the packed [outputs (in xp's layout), h_n, c_n], and with `save` what the backward needs.
+ */
+function lstmForwardFused(xp0: Tensor, h00: Tensor, c00: Tensor, w0: Tensor, reverse: boolean, save: boolean, h0Zero: boolean): { packed: Tensor; saved: LstmSaved | null } {
+  fusedLSTMCounts.forward++;
+  const dt = xp0.dtype as 'float32' | 'float64';
+  const [L, N, G4] = xp0.shape;
+  const H = G4 / 4, NH = N * H;
+  let bm = seqLayout(xp0);
+  const xp = bm === null ? contiguousRaw(xp0) : xp0;
+  if (bm === null) bm = false;
+  const h0 = contiguousRaw(h00), c0 = contiguousRaw(c00), w = contiguousRaw(w0);
+  // h W_hh^T: OpenBLAS is as fast with W_hh transposed in place as with a copy of W_hh^T, except
+  // for small products (twice as fast on the copy at batch 8, hidden 64)
+  const wT = N * G4 * H < 2 ** 20 ? contiguousRaw(ops.t(w)) : null;
+  const X = hostOf(xp), H0 = hostOf(h0), C0 = hostOf(c0), W = hostOf(wT ?? w);
+  const h0o = h0._offset, c0o = c0._offset, wo = (wT ?? w)._offset, ldw = wT ? G4 : H;
+  // step t's rows of S elements (S = 4H for xp, H for the outputs) start at t*stepRows*S, rowStride*S apart
+  const stepRows = bm ? 1 : N, rowStride = bm ? L : 1;
+  const xs = rowStride * G4, hs = rowStride * H;
+  const be = xp0._backend;
+  // without save, gates and c live for one step: reused buffers
+  const [gatesT, gates] = save ? scratch(be, dt, L * N * G4) : [null, tmp(dt, 0, N * G4)];
+  const [csT, cs] = save ? scratch(be, dt, L * NH) : [null, tmp(dt, 1, 2 * NH)];
+  const [hpT, hp] = save ? scratch(be, dt, L * NH) : [null, null];
+  const packed = empty_(be, [(L + 2) * NH], dt, true);
+  const O = hostOf(packed);
+  let tPrev = -1, cPrevO = 0;
+  for (let s = 0; s < L; s++) {
+    const t = reverse ? L - 1 - s : s;
+    const go = save ? t * N * G4 : 0, co = save ? t * NH : (s & 1) * NH;
+    const ho = t * stepRows * H;
+    // h0 = 0 (no hx given, or zeros): no GEMM, the kernel reads the gates as zero
+    const gz = s === 0 && (h0Zero || allZero(H0, h0o, NH));
+    if (s === 0) {
+      if (!gz) gemmRaw(dt, false, !wT, N, G4, H, 1, H0, h0o, H, W, wo, ldw, 0, gates, go, G4, STEP_PARALLEL_WORK);
+      if (hp) for (let n = 0; n < N; n++) hp.set(H0.subarray(h0o + n * H, h0o + n * H + H), ho + n * hs);
+    } else {
+      gemmRaw(dt, false, !wT, N, G4, H, 1, O, tPrev * stepRows * H, hs, W, wo, ldw, 0, gates, go, G4, STEP_PARALLEL_WORK);
+    }
+    // h_t is where the next step starts from: its copy in hp goes to the next step's rows
+    const tNext = reverse ? t - 1 : t + 1;
+    const h2 = hp && s < L - 1 ? hp : null, h2o = tNext * stepRows * H;
+    const CP = s === 0 ? C0 : cs, cpo = s === 0 ? c0o : cPrevO;
+    const xo = xp._offset + t * stepRows * G4;
+    if (!nativeLstmForward(dt, N, H, gz, gates, go, X, xo, xs, CP, cpo, cs, co, O, ho, hs, h2, h2o, hs))
+      lstmCellForwardJS(N, H, gz, gates, go, X, xo, xs, CP, cpo, cs, co, O, ho, hs, h2, h2o, hs);
+    tPrev = t;
+    cPrevO = co;
+  }
+  // h_n and c_n after the sequence, contiguous
+  for (let n = 0; n < N; n++) O.copyWithin(L * NH + n * H, tPrev * stepRows * H + n * hs, tPrev * stepRows * H + n * hs + H);
+  O.set(cs.subarray(cPrevO, cPrevO + NH), (L + 1) * NH);
+  return { packed, saved: save ? { gates: gatesT!, cs: csT!, hp: hpT!, c0, batchMajor: bm } : null };
+}
+
+/** The fused backward: gradients of [xp, h0, c0, W_hh] from the packed output's gradient g. */
+function lstmBackwardFused(g0: Tensor, ctx: OpContext<[Recurrence]>): (Tensor | null)[] {
+  const [xp, h0, , wHh] = ctx.inputs;
+  const cfg = ctx.args[0];
+  const sv = cfg.saved!;
+  const needs = ctx.needs;
+  fusedLSTMCounts.backward++;
+  const dt = xp.dtype as 'float32' | 'float64';
+  const be = xp._backend;
+  const [L, N, G4] = xp.shape;
+  const H = G4 / 4, NH = N * H;
+  const bm = sv.batchMajor;
+  const stepRows = bm ? 1 : N, rowStride = bm ? L : 1;
+  const g = contiguousRaw(g0), GO = hostOf(g), goo = g._offset;
+  const w = contiguousRaw(wHh), W = hostOf(w), wo = w._offset;
+  const C0 = hostOf(sv.c0), c0o = sv.c0._offset;
+  // dG in xp's layout
+  const dGt = empty_(be, bm ? [N, L, G4] : [L, N, G4], dt, true);
+  const DG = hostOf(dGt);
+  const dh0 = empty_(be, [N, H], dt, true), dc0 = empty_(be, [N, H], dt, true);
+  const DHN = tmp(dt, 2, NH);
+  const DC = hostOf(dc0), GS = hostOf(sv.gates), CS = hostOf(sv.cs);
+  DHN.set(GO.subarray(goo + L * NH, goo + (L + 1) * NH));
+  DC.set(GO.subarray(goo + (L + 1) * NH, goo + (L + 2) * NH));
+  for (let s = L - 1; s >= 0; s--) {
+    const t = cfg.reverse ? L - 1 - s : s;
+    const tPrev = cfg.reverse ? t + 1 : t - 1;
+    const CP = s === 0 ? C0 : CS, cpo = s === 0 ? c0o : tPrev * NH;
+    const gOff = goo + t * stepRows * H, dgo = t * stepRows * G4;
+    if (!nativeLstmBackward(dt, N, H, GS, t * N * G4, CS, t * NH, CP, cpo, GO, gOff, rowStride * H, DHN, 0, DC, 0, DG, dgo, rowStride * G4))
+      lstmCellBackwardJS(N, H, GS, t * N * G4, CS, t * NH, CP, cpo, GO, gOff, rowStride * H, DHN, 0, DC, 0, DG, dgo, rowStride * G4);
+    // dh_{t-1} = dG[t] W_hh (into dh0 after the first step)
+    if (s > 0) gemmRaw(dt, false, false, N, H, G4, 1, DG, dgo, rowStride * G4, W, wo, H, 0, DHN, 0, H, STEP_PARALLEL_WORK);
+    else if (needs[1]) gemmRaw(dt, false, false, N, H, G4, 1, DG, dgo, rowStride * G4, W, wo, H, 0, hostOf(dh0), 0, H, STEP_PARALLEL_WORK);
+  }
+  const res: (Tensor | null)[] = ctx.inputs.map(() => null);
+  if (needs[0]) res[0] = bm ? ops.transpose(dGt, 0, 1) : dGt;
+  if (needs[1]) res[1] = dh0;
+  if (needs[2]) res[2] = dc0;
+  if (needs[3]) {
+    // dW_hh = sum over all rows (t, n) of dG^T h_{t-1}: one GEMM (both in the same row order)
+    const dW = empty_(be, [G4, H], dt, true);
+    gemmRaw(dt, true, false, G4, H, L * N, 1, DG, 0, G4, hostOf(sv.hp), 0, H, 0, hostOf(dW), 0, H);
+    res[3] = dW;
+  }
+  return res;
+}
+
+/** The fused LSTM recurrence as one recorded op (inputs and output as recurrenceSpec's). */
+const lstmFusedSpec: OpSpec<[Recurrence]> = {
+  name: 'recurrence',
+  forward: ([xp, h0, c0, wHh], cfg) => {
+    const r = lstmForwardFused(xp, h0, c0!, wHh, cfg.reverse, true, cfg.h0Zero === true);
+    cfg.saved = r.saved!;
+    return r.packed;
+  },
+  // createGraph: the composite backward over ordinary ops (differentiable again)
+  backward: (g, ctx) => (isGradEnabled() ? recurrenceSpec.backward!(g, ctx) : lstmBackwardFused(g, ctx)),
+  // backward reads W_hh and c0 (and the createGraph fallback every input), not the output (hp holds the h's)
+  save: () => ({ inputs: [0, 1, 2, 3] }),
+};
+
+/** The packed [outputs, h_n, c_n] split into tensors (outputs batch-major when batchMajor). */
+function unpack(packed: Tensor, L: number, hShape: number[], c0: Tensor | null, batchMajor: boolean): [Tensor, Tensor, Tensor | null] {
   const hN = hShape[0] * hShape[1];
   const outN = L * hN;
-  const out = ops.reshape(ops.narrow(packed, 0, 0, outN), [L, ...hShape]);
+  const flat = ops.narrow(packed, 0, 0, outN);
+  const out = batchMajor ? ops.transpose(ops.reshape(flat, [hShape[0], L, hShape[1]]), 0, 1) : ops.reshape(flat, [L, ...hShape]);
   const h = ops.reshape(ops.narrow(packed, 0, outN, hN), hShape);
   const c = c0 ? ops.reshape(ops.narrow(packed, 0, outN + hN, c0.numel()), [...c0.shape]) : null;
   return [out, h, c];
 }
+
+/** The recurrence of one layer and direction: [outputs [L, N, Hh], h_n, c_n]. */
+function recurrence(cfg: Recurrence, xp: Tensor, h0: Tensor, c0: Tensor | null, wHh: Tensor, bHh: Tensor | null, wHr: Tensor | null): [Tensor, Tensor, Tensor | null] {
+  const inputs = [xp, h0, c0, wHh, bHh, wHr];
+  const L = xp.shape[0];
+  const recording = isGradEnabled() && inputs.some((x) => x && x.requiresGrad);
+  if (fusedLstmApplies(cfg, xp, h0, c0, wHh, bHh, wHr)) {
+    const bm = seqLayout(xp) === true;
+    if (!recording) return unpack(lstmForwardFused(xp, h0, c0!, wHh, cfg.reverse, false, cfg.h0Zero === true).packed, L, [...h0.shape], c0, bm);
+    return unpack(apply(lstmFusedSpec, inputs as Tensor[], cfg), L, [...h0.shape], c0, bm);
+  }
+  if (!recording) {
+    const r = loop(cfg, ops.unbind(xp, 0), h0, c0, wHh, bHh, wHr);
+    return [L > 0 ? ops.stack(r.outs, 0) : ops.zeros([0, ...h0.shape], { dtype: xp.dtype, device: xp.device }), r.h, r.c];
+  }
+  return unpack(apply(recurrenceSpec, inputs as Tensor[], cfg), L, [...h0.shape], c0, false);
+}
+
+/** Initial states that _prepare made as zeros (no hx given): the recurrence can skip h0 W_hh^T. */
+const zeroStates = new WeakSet<Tensor>();
 
 function checkInput(op: string, x: unknown): Tensor {
   if (!(x instanceof Tensor)) throw new TorchError(op, `expected the input to be a Tensor, got ${x === null ? 'null' : typeof x}`);
@@ -297,11 +560,15 @@ export class RNNBase extends Module {
       for (let d = 0; d < dirs; d++) {
         const p = this.layerParams(layer, d);
         const idx = layer * dirs + d;
-        // one matmul projects every time step; for RNN and LSTM both biases fold into it
-        let xp = ops.matmul(layerInput, ops.t(p.wIh));
-        if (p.bIh) xp = ops.add(xp, p.bIh);
-        if (p.bHh && this.mode !== 'GRU') xp = ops.add(xp, p.bHh);
-        const [o, h, c] = recurrence({ mode: this.mode, reverse: d === 1 }, xp, ops.select(hx, 0, idx), cx ? ops.select(cx, 0, idx) : null,
+        // one matmul projects every time step, in the input's own layout when that is batch-major
+        // (batchFirst: one GEMM and no transposing copy); for RNN and LSTM both biases fold into it
+        const xT = ops.transpose(layerInput, 0, 1);
+        const bm = !layerInput.isContiguous() && xT.isContiguous();
+        let xp = ops.matmul(bm ? xT : layerInput, ops.t(p.wIh));
+        const bias = p.bHh && this.mode !== 'GRU' ? (p.bIh ? ops.add(p.bIh, p.bHh) : p.bHh) : p.bIh;
+        if (bias) xp = ops.add(xp, bias);
+        if (bm) xp = ops.transpose(xp, 0, 1);
+        const [o, h, c] = recurrence({ mode: this.mode, reverse: d === 1, h0Zero: zeroStates.has(hx) }, xp, ops.select(hx, 0, idx), cx ? ops.select(cx, 0, idx) : null,
           p.wHh, this.mode === 'GRU' ? p.bHh : null, p.wHr);
         outs.push(o);
         hN.push(h);
@@ -326,7 +593,11 @@ export class RNNBase extends Module {
     const realHidden = this.projSize > 0 ? this.projSize : this.hiddenSize;
     const prepState = (s: Tensor | null, size: number, what: string): Tensor => {
       const want = [this.numLayers * dirs, N, size];
-      if (s === null || s === undefined) return ops.zeros(want, { dtype: x.dtype, device: x.device });
+      if (s === null || s === undefined) {
+        const z = ops.zeros(want, { dtype: x.dtype, device: x.device });
+        zeroStates.add(z);
+        return z;
+      }
       if (!(s instanceof Tensor)) throw new TorchError(op, `expected ${what} to be a Tensor`);
       if (!batched && s.ndim !== 2) throw new ShapeError(op, `for unbatched 2-D input, ${what} should also be 2-D but got ${s.ndim}-D tensor`);
       if (batched && s.ndim !== 3) throw new ShapeError(op, `for batched 3-D input, ${what} should also be 3-D but got ${s.ndim}-D tensor`);

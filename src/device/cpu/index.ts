@@ -23,7 +23,7 @@ import { cumsum, reduce } from './reduce.js';
 import { gather, scatter, sort } from './indexing.js';
 import { matmul, type MatmulOptions } from './matmul.js';
 import { isContig, isScalarLike, numelOf, planLoops } from './strided.js';
-import { nativeBinary, nativeBinaryNd, nativeCopy2d, nativeUnaryNd, nativeReduceAxes, nativeReduceRows, nativeSoftmaxRows, nativeUnary } from './native.js';
+import { nativeBatchNormTrain, nativeBinary, nativeBinaryNd, nativeCopy2d, nativeUnaryNd, nativeReduceAxes, nativeReduceRows, nativeSoftmaxRows, nativeUnary } from './native.js';
 
 export { blasInfo, setNumThreads } from './matmul.js';
 
@@ -255,6 +255,23 @@ export class CpuBackend implements Backend {
     const n = x.shape[nd - 1], rows = numelOf(x.shape) / Math.max(n, 1);
     if (n === 0 || rows === 0) return false;
     return nativeSoftmaxRows(log, x.dtype, x.handle as HostArray, x.offset, out.handle as HostArray, out.offset, rows, n);
+  }
+  /**
+   * Training-mode batch normalization of a contiguous float [N, C, ...] x by its own per-channel
+   * statistics into y (contiguous, x's shape); mean and v (contiguous [C]) receive the mean and
+   * the biased variance. weight and bias: [C] or null. False when not handled (nothing done).
+   */
+  batchNormTrain(x: View, weight: View | null, bias: View | null, eps: number, y: View, mean: View, v: View): boolean {
+    const dt = x.dtype, nd = x.shape.length;
+    if ((dt !== 'float32' && dt !== 'float64') || nd < 2) return false;
+    for (const t of [y, mean, v, weight, bias]) if (t && (t.dtype !== dt || !isContig(t.shape, t.strides))) return false;
+    if (!isContig(x.shape, x.strides)) return false;
+    const N = x.shape[0], C = x.shape[1], S = numelOf(x.shape) / Math.max(N * C, 1);
+    // each channel is N runs of S elements: short runs ([N, C] inputs) are left to the composite
+    if (N * C * S === 0 || S < 16) return false;
+    const h = (t: View | null) => (t ? (t.handle as HostArray) : null);
+    return nativeBatchNormTrain(dt, N, C, S, h(x)!, x.offset, h(y)!, y.offset, h(weight), weight?.offset ?? 0, h(bias), bias?.offset ?? 0,
+      eps, h(mean)!, mean.offset, h(v)!, v.offset);
   }
   cumsum(x: View, dim: number, out: View): void {
     this.checkCompute('cumsum', x.dtype);

@@ -101,6 +101,59 @@ export function setNumThreads(n: number): void {
   if (b?.setThreads) { b.setThreads(n); blasThreadsNow = n; }
 }
 
+/**
+ * C = alpha op(A) op(B) + beta C on row-major host arrays at element offsets (BLAS's gemm:
+ * op(A) is [M, K], op(B) is [K, N], lda/ldb/ldc the row strides of A, B, C as stored). For
+ * callers that manage their own buffers (the fused LSTM); OpenBLAS when loaded, else a plain
+ * JS loop (accumulating in double). With beta 0, C is not read. OpenBLAS runs on all its
+ * threads from `parallelWork` multiply-adds on (at least matmul's own cut-off), else on one: a
+ * chain of small dependent products (a recurrence) loses more to waking and synchronising
+ * threads on a busy machine than it gains.
+ */
+export function gemmRaw(dtype: 'float32' | 'float64', transA: boolean, transB: boolean, M: number, N: number, K: number,
+  alpha: number, A: HostArray, ao: number, lda: number, B: HostArray, bo: number, ldb: number,
+  beta: number, C: HostArray, co: number, ldc: number, parallelWork = BLAS_PARALLEL_WORK): void {
+  if (M === 0 || N === 0) return;
+  if (K === 0) {
+    for (let i = 0; i < M; i++) for (let j = 0; j < N; j++) C[co + i * ldc + j] = beta === 0 ? 0 : beta * C[co + i * ldc + j];
+    return;
+  }
+  const lib = loadBlas();
+  if (lib) {
+    const work = M * N * K;
+    blasThreadsFor(lib, work >= parallelWork ? Math.max(work, BLAS_PARALLEL_WORK) : 0);
+    (dtype === 'float32' ? lib.sgemm : lib.dgemm)(ROW_MAJOR, transA ? TRANS : NO_TRANS, transB ? TRANS : NO_TRANS, M, N, K, alpha,
+      ao === 0 ? A : A.subarray(ao), lda, bo === 0 ? B : B.subarray(bo), ldb, beta, co === 0 ? C : C.subarray(co), ldc);
+    return;
+  }
+  // A(i, k) = A[ao + i*ars + k*acs], B(k, j) = B[bo + k*brs + j*bcs]
+  const ars = transA ? 1 : lda, acs = transA ? lda : 1, brs = transB ? 1 : ldb, bcs = transB ? ldb : 1;
+  const row = new Float64Array(N);
+  for (let i = 0; i < M; i++) {
+    row.fill(0);
+    for (let k = 0; k < K; k++) {
+      const a = A[ao + i * ars + k * acs];
+      const b0 = bo + k * brs;
+      for (let j = 0; j < N; j++) row[j] += a * B[b0 + j * bcs];
+    }
+    const c0 = co + i * ldc;
+    if (beta === 0) for (let j = 0; j < N; j++) C[c0 + j] = alpha * row[j];
+    else for (let j = 0; j < N; j++) C[c0 + j] = alpha * row[j] + beta * C[c0 + j];
+  }
+}
+
+/**
+ * For native kernels that call BLAS themselves from their own threads (the fused convolution):
+ * the loaded BLAS library's name with OpenBLAS set to one thread (the caller parallelises), or
+ * null when float matmul has no BLAS (the JS GEMM).
+ */
+export function blasForNativeCallers(): string | null {
+  const lib = loadBlas();
+  if (!lib) return null;
+  blasThreadsFor(lib, 0);
+  return lib.library;
+}
+
 // ---------------------------------------------------------------- matmul entry
 
 /** A [M, K] or [K, N] operand as BLAS sees it: row-major with a leading dim, or transposed. */

@@ -74,6 +74,8 @@ function cpuFlags(): Set<string> {
 
 /** Candidate library files, best first: the x86-64-v3 (AVX2/FMA) build when the cpu has those features. */
 function candidates(): string[] {
+  // TORCHLET_NATIVE_LIB=/path/to.so loads that build instead (profiling with symbols, testing a rebuild)
+  if (process.env.TORCHLET_NATIVE_LIB) return [process.env.TORCHLET_NATIVE_LIB];
   const here = dirname(fileURLToPath(import.meta.url));
   // src/device/cpu/ in a checkout, dist/ in a build: look upwards for prebuilds/
   const roots = [join(here, '..', '..', '..'), join(here, '..'), here];
@@ -351,4 +353,153 @@ export function nativeAdam(dtype: DType, n: number, P: Ptr, po: number, G: Ptr, 
   h[0] = a.lr; h[1] = a.beta1; h[2] = a.beta2; h[3] = a.eps; h[4] = a.weightDecay; h[5] = a.decoupled ? 1 : 0;
   h[6] = a.maximize ? 1 : 0; h[7] = a.stepSize; h[8] = a.bc2Sqrt; h[9] = MX ? 1 : 0;
   return l.adam(dt, n, h, P, po, G, go, M, mo, V, vo, MX ?? P, xo) === 1;
+}
+
+// ---------------------------------------------------------------- batch normalization with batch statistics
+
+type BnTrainFn = (dt: number, N: number, C: number, S: number, x: Ptr, xo: number, y: Ptr, yo: number, w: Ptr | null, wo: number,
+  b: Ptr | null, bo: number, eps: number, mean: Ptr, mo: number, v: Ptr, vo: number) => number;
+let bnTrainFn: BnTrainFn | null | undefined;
+function loadBnTrain(): BnTrainFn | null {
+  if (bnTrainFn !== undefined) return bnTrainFn;
+  let f: BnTrainFn | null = null;
+  const l = load();
+  if (l) {
+    try {
+      f = createRequire(import.meta.url)('koffi').load(l.path).func(
+        'int tl_batchnorm_train(int, int64_t, int64_t, int64_t, const void *, int64_t, void *, int64_t, const void *, int64_t, const void *, int64_t, double, void *, int64_t, void *, int64_t)');
+    } catch {
+      f = null; // an older library without this kernel: the composite runs
+    }
+  }
+  return (bnTrainFn = f);
+}
+/**
+ * Training-mode batch normalization of x (contiguous [N, C, S] from offset xo) into y (same
+ * layout, offset yo) by the batch's own per-channel statistics: y = (x - mean) w / sqrt(var + eps)
+ * + b (w, b: length C, or null). The statistics go to mean and v (biased variance; length C).
+ * False (nothing done) when there is no native kernel.
+ */
+export function nativeBatchNormTrain(dtype: DType, N: number, C: number, S: number, x: Ptr, xo: number, y: Ptr, yo: number,
+  w: Ptr | null, wo: number, b: Ptr | null, bo: number, eps: number, mean: Ptr, mo: number, v: Ptr, vo: number): boolean {
+  const dt = dtypeCode(dtype);
+  if (dt < 0 || N * C * S < 4096) return false;
+  const f = loadBnTrain();
+  return f !== null && f(dt, N, C, S, x, xo, y, yo, w, wo, b, bo, eps, mean, mo, v, vo) === 1;
+}
+
+// ---------------------------------------------------------------- fused LSTM cell (native/rnn.inc.c; used by src/nn/rnn.ts)
+
+interface LstmLib {
+  fwd: (dt: number, N: number, H: number, gz: number, gates: Ptr, go: number, xp: Ptr, xo: number, xs: number, cp: Ptr, cpo: number,
+    c: Ptr, co: number, h: Ptr, ho: number, hs: number, h2: Ptr | null, h2o: number, h2s: number) => number;
+  bwd: (dt: number, N: number, H: number, gates: Ptr, go: number, c: Ptr, co: number, cp: Ptr, cpo: number, gout: Ptr, goo: number, gos: number,
+    dhn: Ptr, dho: number, dc: Ptr, dco: number, dG: Ptr, dgo: number, dgs: number) => number;
+}
+let lstmLib: LstmLib | null | undefined;
+/** The library handle, kept for the life of the process (its finalizer would unload the library). */
+let lstmSo: unknown = null;
+function loadLstm(): LstmLib | null {
+  if (lstmLib !== undefined) return lstmLib;
+  lstmLib = null;
+  const l = load();
+  if (!l) return null;
+  try {
+    const so = createRequire(import.meta.url)('koffi').load(l.path);
+    lstmSo = so;
+    lstmLib = {
+      fwd: so.func('int tl_lstm_fwd(int, int64_t, int64_t, int, void *, int64_t, const void *, int64_t, int64_t, const void *, int64_t, void *, int64_t, void *, int64_t, int64_t, void *, int64_t, int64_t)'),
+      bwd: so.func('int tl_lstm_bwd(int, int64_t, int64_t, const void *, int64_t, const void *, int64_t, const void *, int64_t, const void *, int64_t, int64_t, const void *, int64_t, void *, int64_t, void *, int64_t, int64_t)'),
+    };
+  } catch {
+    lstmLib = null; // an older library without these kernels: the JS fallback runs
+  }
+  return lstmLib;
+}
+
+/**
+ * One LSTM step forward over N rows of H units (gates/xp rows of 4H, others of H; xs and hs the
+ * row strides of xp and h, the other arrays' rows contiguous): gates (holding h_{t-1} W_hh^T)
+ * += xp, activated in place (i, f, g, o), then c and h (and a copy of h in h2 when not null,
+ * row stride h2s); gz: gates' contents are taken as zero. False (nothing done) when there is no
+ * native kernel.
+ */
+export function nativeLstmForward(dtype: DType, N: number, H: number, gz: boolean, gates: Ptr, go: number, xp: Ptr, xo: number, xs: number,
+  cp: Ptr, cpo: number, c: Ptr, co: number, h: Ptr, ho: number, hs: number, h2: Ptr | null, h2o: number, h2s: number): boolean {
+  const dt = dtypeCode(dtype);
+  if (dt < 0) return false;
+  const l = loadLstm();
+  return l !== null && l.fwd(dt, N, H, gz ? 1 : 0, gates, go, xp, xo, xs, cp, cpo, c, co, h, ho, hs, h2, h2o, h2s) === 1;
+}
+
+/**
+ * One LSTM step backward: dh = gout + dhn; dc (in: from the next step, out: for c_prev); dG the
+ * pre-activation gate gradients (gos and dgs the row strides of gout and dG). False (nothing
+ * done) when there is no native kernel.
+ */
+export function nativeLstmBackward(dtype: DType, N: number, H: number, gates: Ptr, go: number, c: Ptr, co: number, cp: Ptr, cpo: number,
+  gout: Ptr, goo: number, gos: number, dhn: Ptr, dho: number, dc: Ptr, dco: number, dG: Ptr, dgo: number, dgs: number): boolean {
+  const dt = dtypeCode(dtype);
+  if (dt < 0) return false;
+  const l = loadLstm();
+  return l !== null && l.bwd(dt, N, H, gates, go, c, co, cp, cpo, gout, goo, gos, dhn, dho, dc, dco, dG, dgo, dgs) === 1;
+}
+
+// ---------------------------------------------------------------- fused conv2d (native/conv.inc.c; used by src/nn/functional/conv_cpu.ts)
+
+interface ConvLib {
+  blas: (path: string) => number;
+  fwd: (dt: number, geom: Float64Array, groups: number, Cout: number, x: Ptr, w: Ptr, b: Ptr | null, out: Ptr) => number;
+  bwdData: (dt: number, geom: Float64Array, groups: number, Cout: number, w: Ptr, gy: Ptr, gx: Ptr) => number;
+  bwdWeight: (dt: number, geom: Float64Array, groups: number, Cout: number, x: Ptr, gy: Ptr, gw: Ptr, gb: Ptr | null) => number;
+}
+let convLib: ConvLib | null | undefined;
+let convBlasPath: string | null = null;
+/** The fused convolution kernels bound to the BLAS library at `blasPath` (loaded by matmul.ts), or null. */
+function loadConv(blasPath: string): ConvLib | null {
+  if (convLib === undefined) {
+    convLib = null;
+    const l = load();
+    if (!l) return null;
+    try {
+      const so = createRequire(import.meta.url)('koffi').load(l.path);
+      convLib = {
+        blas: so.func('int tl_conv_blas(const char *)'),
+        fwd: so.func('int tl_conv2d_fwd(int, const double *, int64_t, int64_t, const void *, const void *, const void *, void *)'),
+        bwdData: so.func('int tl_conv2d_bwd_data(int, const double *, int64_t, int64_t, const void *, const void *, void *)'),
+        bwdWeight: so.func('int tl_conv2d_bwd_weight(int, const double *, int64_t, int64_t, const void *, const void *, void *, void *)'),
+      };
+    } catch {
+      convLib = null; // an older library without these kernels: the composite path runs
+    }
+  }
+  if (!convLib) return null;
+  if (convBlasPath !== blasPath) {
+    if (convLib.blas(blasPath) !== 1) return null;
+    convBlasPath = blasPath;
+  }
+  return convLib;
+}
+
+/** Whether the fused convolution kernels can run for this dtype with the BLAS library at `blasPath`. */
+export function nativeConvAvailable(dtype: DType, blasPath: string): boolean {
+  return dtypeCode(dtype) >= 0 && loadConv(blasPath) !== null;
+}
+/** Forward: out (contiguous [N, Cout, OH, OW], from offset 0) = conv(x (offset + N C H W strides in xs), w, b). */
+export function nativeConv2d(dtype: DType, g: NativeWindow, xs: readonly number[], groups: number, Cout: number,
+  x: Ptr, w: Ptr, b: Ptr | null, out: Ptr, blasPath: string): boolean {
+  const l = loadConv(blasPath);
+  return l !== null && l.fwd(dtypeCode(dtype), packGeom(g, xs, [0, 0, 0, 0, 0, 0, 0], 0), groups, Cout, x, w, b, out) === 1;
+}
+/** Input gradient: gx (contiguous [N, C, H, W]) from w and gy (both contiguous, from offset 0). */
+export function nativeConv2dBackwardData(dtype: DType, g: NativeWindow, groups: number, Cout: number,
+  w: Ptr, gy: Ptr, gx: Ptr, blasPath: string): boolean {
+  const l = loadConv(blasPath);
+  return l !== null && l.bwdData(dtypeCode(dtype), packGeom(g, [0, 0, 0, 0, 0], [0, 0, 0, 0, 0, 0, 0], 0), groups, Cout, w, gy, gx) === 1;
+}
+/** Weight gradient: gw (contiguous) from x (offset + strides in xs) and gy (contiguous, from offset 0); the bias gradient into gb when not null. */
+export function nativeConv2dBackwardWeight(dtype: DType, g: NativeWindow, xs: readonly number[], groups: number, Cout: number,
+  x: Ptr, gy: Ptr, gw: Ptr, gb: Ptr | null, blasPath: string): boolean {
+  const l = loadConv(blasPath);
+  return l !== null && l.bwdWeight(dtypeCode(dtype), packGeom(g, xs, [0, 0, 0, 0, 0, 0, 0], 0), groups, Cout, x, gy, gw, gb) === 1;
 }

@@ -5,13 +5,14 @@
  */
 import { Tensor } from '../../tensor.js';
 import * as ops from '../../ops/index.js';
-import { apply, fillRaw, type OpSpec } from '../../ops/core.js';
+import { apply, empty_, fillRaw, type OpSpec } from '../../ops/core.js';
 import { noGrad, isGradEnabled } from '../../autograd/grad_mode.js';
 import { isFloating, type DType } from '../../dtype.js';
 import { ShapeError, TorchError, DTypeError, IndexError, fmtShape } from '../../errors.js';
 import {
   unfold2d, unfold2dWithOnes, fold2d, cpuFastPath, maxPoolCpu, maxPoolBackwardCpu, CONV_LAYOUT, BATCH_CONV_LAYOUT, POOL_LAYOUT, type WindowGeom,
 } from './windows.js';
+import { conv2dCpu, fusedConvUsable } from './conv_cpu.js';
 
 export type IntOrTuple = number | readonly number[];
 
@@ -120,6 +121,8 @@ function conv2dCore(op: string, x: Tensor, w: Tensor, b: Tensor | null, stride: 
     throw new ShapeError(op, `calculated padded input size per channel: (${Hp} x ${Wp}). Kernel size: (${ekh} x ${ekw}). Kernel size can't be greater than actual input size (input ${fmtShape(x.shape)}, weight ${fmtShape(w.shape)})`);
   const OH = Math.floor((Hp - ekh) / stride[0]) + 1, OW = Math.floor((Wp - ekw) / stride[1]) + 1;
   const g: WindowGeom = { N, C, H, W, kh, kw, sh: stride[0], sw: stride[1], dh: dilation[0], dw: dilation[1], pt, pb, pl, pr, OH, OW };
+  // cpu: fused native kernels (per-image im2col in a scratch buffer + GEMM, images in parallel)
+  if (fusedConvUsable(x, w, N)) return conv2dCpu(x, w, b, g, groups);
   // [N, C*kh*kw, OH*OW]: one GEMM per image (and group) writes the output directly in NCHW order
   const K = Cg * kh * kw, L = OH * OW;
   if (groups === 1 && b) {
@@ -412,6 +415,21 @@ export function batchNorm(op: string, input: Tensor, runningMean: Tensor | null 
   if (training) {
     const n = input.numel() / Math.max(C, 1);
     if (n <= 1) throw new TorchError(op, `expected more than 1 value per channel when training, got input of shape ${fmtShape(input.shape)}`);
+    // nothing to differentiate: a backend's fused kernel (statistics and normalization in one pass
+    // over each channel) when it has one; the composite below is the reference and keeps the graph
+    const be = input._backend as { batchNormTrain?: (x: unknown, w: unknown, b: unknown, eps: number, y: unknown, m: unknown, v: unknown) => boolean };
+    if (be.batchNormTrain && !(isGradEnabled() && (input.requiresGrad || w?.requiresGrad || b?.requiresGrad))
+      && n / input.shape[0] >= 16 && input.isContiguous() && (!w || w.device === input.device) && (!b || b.device === input.device)) {
+      const y = empty_(input._backend, input.shape, input.dtype, true);
+      const m = empty_(input._backend, [C], input.dtype, true), v = empty_(input._backend, [C], input.dtype, true);
+      if (be.batchNormTrain(input._view, w?._view ?? null, b?._view ?? null, eps, y._view, m._view, v._view)) {
+        noGrad(() => {
+          if (rm) rm.mul_(1 - momentum).add_(m.to(rm.dtype).mul(momentum));
+          if (rv) rv.mul_(1 - momentum).add_(v.to(rv.dtype).mul(momentum * n / (n - 1)));
+        });
+        return y;
+      }
+    }
     const mean = ops.mean(input, dims, true);
     const xc = ops.sub(input, mean);
     const variance = ops.mean(ops.mul(xc, xc), dims, true);
