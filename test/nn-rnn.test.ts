@@ -1,73 +1,21 @@
 // Recurrent layers, MultiheadAttention and the Transformer encoder against PyTorch fixtures:
 // PyTorch's state dicts load as is and give the same outputs, final states and gradients.
 import t, { type Test } from 'tap';
-import * as fs from 'node:fs';
-import * as path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import * as torch from '../src/index.js';
 import { Tensor } from '../src/index.js';
 import { RNN, LSTM, GRU, RNNCell, LSTMCell, GRUCell } from '../src/nn/rnn.js';
 import { MultiheadAttention, TransformerEncoderLayer, TransformerEncoder } from '../src/nn/transformer.js';
 import { LayerNorm } from '../src/nn/norm.js';
 import type { Module } from '../src/nn/module.js';
-import { getBackend, unavailableReason } from '../src/device/registry.js';
 import { setFusedLSTM, fusedLSTMCounts } from '../src/nn/rnn.js';
 import { setNativeEnabled } from '../src/device/cpu/native.js';
+import { fixtureLoader } from './helpers/fixtures.js';
+import { type Enc, DEVICES, WEBGPU_REASON, on, dec, decOpts, decSD, closeWithin, weighted } from './helpers/tensors.js';
 
-const HERE = path.dirname(fileURLToPath(import.meta.url));
-const FIX = path.join(HERE, 'fixtures', 'nn_rnn');
-const load = (name: string) => JSON.parse(fs.readFileSync(path.join(FIX, name), 'utf8'));
-
-// The fixture tests run on the cpu and, where an adapter exists, on webgpu (modules and inputs
-// moved there; float32 tolerances). Float64-only checks (gradcheck) stay on the cpu.
-const WEBGPU_REASON = unavailableReason('webgpu');
-const DEVICES = ['cpu', 'webgpu'];
-/** Subtest options: the webgpu variant is skipped, with the reason, where there is no adapter. */
-const on = (device: string) => ({ skip: device === 'webgpu' ? WEBGPU_REASON ?? false : false });
+const load = fixtureLoader('nn_rnn');
+const close = closeWithin(2e-5, 1e-4);
 if (WEBGPU_REASON !== null) t.comment(`recurrent and attention tests on webgpu skipped: ${WEBGPU_REASON}`);
 
-type Enc = { shape: number[]; dtype: string; data: (number | string | boolean)[] } | null;
-const num = (v: number | string | boolean): number =>
-  v === 'nan' ? NaN : v === 'inf' ? Infinity : v === '-inf' ? -Infinity : typeof v === 'boolean' ? (v ? 1 : 0) : Number(v);
-
-/** A tensor from a fixture encoding (on a device; float32 where the device holds no float64). */
-function dec(e: Enc, requiresGrad = false, device = 'cpu'): Tensor {
-  if (!e) throw new Error('missing fixture tensor');
-  let x = e.dtype === 'bool'
-    ? torch.tensor(e.data.map((v) => !!v) as boolean[]).reshape(e.shape)
-    : torch.fromBuffer(Float64Array.from(e.data.map(num)), e.shape).to(e.dtype as torch.DType);
-  if (device !== 'cpu') x = x.to({ device, dtype: x.dtype === 'float64' && !getBackend(device).supportsDtype('float64') ? 'float32' : x.dtype });
-  return requiresGrad ? x.requiresGrad_(true) : x;
-}
-function decOpts(o: Record<string, unknown>, device = 'cpu'): Record<string, any> {
-  const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(o)) out[k] = v && typeof v === 'object' && 'shape' in (v as object) ? dec(v as Enc, false, device) : v;
-  return out;
-}
-function decSD(sd: Record<string, Enc>): Record<string, Tensor> {
-  return Object.fromEntries(Object.entries(sd).map(([k, v]) => [k, dec(v)]));
-}
-
-/** Asserts close (float32 tolerances by default), reporting the worst element. */
-function close(tt: Test, got: Tensor | null | undefined, want: Enc, what: string, atol = 2e-5, rtol = 1e-4): void {
-  if (!got) { tt.fail(`${what}: missing`); return; }
-  if (!want) { tt.fail(`${what}: no expected value`); return; }
-  tt.same([...got.shape], want.shape, `${what} shape`);
-  const g = got.cpu().to('float64').dataSync();
-  const w = want.data.map(num);
-  let worst = -1, at = -1;
-  for (let i = 0; i < w.length; i++) {
-    const a = g[i], b = w[i];
-    if (Number.isNaN(b) && Number.isNaN(a)) continue;
-    const err = Math.abs(a - b) - (atol + rtol * Math.abs(b));
-    if (!(err <= 0) && (Number.isNaN(err) || err > worst)) { worst = Number.isNaN(err) ? Infinity : err; at = i; }
-  }
-  tt.ok(worst < 0, `${what} values${worst >= 0 ? ` (element ${at}: got ${g[at]}, want ${w[at]})` : ''}`);
-}
-/** Sum of out * weight over the pairs (the scalar whose gradient the fixtures hold). */
-function weighted(pairs: [Tensor, Enc][]): Tensor {
-  return pairs.map(([x, w]) => torch.sum(torch.mul(x, dec(w, false, x.device)))).reduce((a, b) => torch.add(a, b));
-}
 function checkParamGrads(tt: Test, m: Module, want: Record<string, Enc>, what: string, atol?: number, rtol?: number): void {
   const params = Object.fromEntries(m.namedParameters());
   tt.same(Object.keys(params).sort(), Object.keys(want).sort(), `${what} parameter names`);
