@@ -51,13 +51,25 @@ typedef struct {
   int failed;
 } conv_ctx;
 
-/* im2col of image n into the scratch [C*kh*kw, L] (rows in C, KH, KW order) */
+/* The windows' side of g as one image's scratch matrix [C*kh*kw, L] (rows in C, KH, KW order). */
+static void scratch_layout(win_geom *g, int64_t L) {
+  g->dof = 0; g->dsN = 0; g->dsC = g->kh * g->kw * L; g->dsKH = g->kw * L; g->dsKW = L; g->dsOH = g->OW; g->dsOW = 1;
+}
+
+/* im2col of image n into the scratch */
 static void conv_im2col(const conv_ctx *c, int64_t n, void *scratch) {
   win_ctx w = {c->dt, c->g, c->x, scratch, NULL};
-  int64_t L = c->L, kk = c->g.kh * c->g.kw;
-  w.g.dof = 0; w.g.dsN = 0; w.g.dsC = kk * L; w.g.dsKH = c->g.kw * L; w.g.dsKW = L; w.g.dsOH = c->g.OW; w.g.dsOW = 1;
+  scratch_layout(&w.g, c->L);
   w.g.pad = 0;
   im2col_task(&w, n * c->g.C, (n + 1) * c->g.C);
+}
+
+/* The context every entry point starts from: dtype, geometry, groups and the GEMM sizes. */
+static conv_ctx conv_setup(int dt, const double *geom, int64_t groups, int64_t Cout) {
+  conv_ctx c = {0};
+  c.dt = dt; read_geom(geom, &c.g);
+  c.groups = groups; c.Cout = Cout; c.K = c.g.C / groups * c.g.kh * c.g.kw; c.L = c.g.OH * c.g.OW;
+  return c;
 }
 
 static size_t conv_esize(int dt) { return dt == 0 ? sizeof(float) : sizeof(double); }
@@ -88,9 +100,7 @@ static void conv_fwd_task(void *vc, int64_t b, int64_t e) {
 /** Forward: out [N, Cout, OH, OW] (contiguous) = conv(x, w) + b (b may be NULL). */
 EXPORT int tl_conv2d_fwd(int dt, const double *geom, int64_t groups, int64_t Cout, const void *x, const void *w, const void *b, void *out) {
   if ((dt != 0 && dt != 1) || !conv_sgemm) return 0;
-  conv_ctx c = {0};
-  c.dt = dt; read_geom(geom, &c.g);
-  c.groups = groups; c.Cout = Cout; c.K = c.g.C / groups * c.g.kh * c.g.kw; c.L = c.g.OH * c.g.OW;
+  conv_ctx c = conv_setup(dt, geom, groups, Cout);
   c.x = x; c.w = w; c.b = b; c.out = out;
   parallel_for(c.g.N, 1, 1, conv_fwd_task, &c);
   return c.failed ? 0 : 1;
@@ -104,9 +114,8 @@ static void conv_bwd_data_task(void *vc, int64_t b, int64_t e) {
   char *scratch = malloc((size_t)(CK * L) * es);
   if (!scratch) { c->failed = 1; return; }
   win_ctx w = {c->dt, c->g, scratch, c->out, NULL};
-  int64_t kk = c->g.kh * c->g.kw;
   w.g.xo = 0; /* out image n starts at nc * H * W */
-  w.g.dof = 0; w.g.dsN = 0; w.g.dsC = kk * L; w.g.dsKH = c->g.kw * L; w.g.dsKW = L; w.g.dsOH = c->g.OW; w.g.dsOW = 1;
+  scratch_layout(&w.g, L);
   for (int64_t n = b; n < e; n++) {
     const char *gy = (const char *)c->gy + (size_t)(n * c->Cout * L) * es;
     for (int64_t gi = 0; gi < c->groups; gi++) {
@@ -122,9 +131,7 @@ static void conv_bwd_data_task(void *vc, int64_t b, int64_t e) {
 /** Backward w.r.t. the input: gx (contiguous [N, C, H, W], fully written) from gy (contiguous [N, Cout, OH, OW]). */
 EXPORT int tl_conv2d_bwd_data(int dt, const double *geom, int64_t groups, int64_t Cout, const void *w, const void *gy, void *gx) {
   if ((dt != 0 && dt != 1) || !conv_sgemm) return 0;
-  conv_ctx c = {0};
-  c.dt = dt; read_geom(geom, &c.g);
-  c.groups = groups; c.Cout = Cout; c.K = c.g.C / groups * c.g.kh * c.g.kw; c.L = c.g.OH * c.g.OW;
+  conv_ctx c = conv_setup(dt, geom, groups, Cout);
   c.w = w; c.gy = gy; c.out = gx;
   parallel_for(c.g.N, 1, 1, conv_bwd_data_task, &c);
   return c.failed ? 0 : 1;
@@ -168,9 +175,7 @@ static void conv_bwd_weight_task(void *vc, int64_t b, int64_t e) {
  * gy, and the bias gradient gb ([Cout]) when not NULL. */
 EXPORT int tl_conv2d_bwd_weight(int dt, const double *geom, int64_t groups, int64_t Cout, const void *x, const void *gy, void *gw, void *gb) {
   if ((dt != 0 && dt != 1) || !conv_sgemm) return 0;
-  conv_ctx c = {0};
-  c.dt = dt; read_geom(geom, &c.g);
-  c.groups = groups; c.Cout = Cout; c.K = c.g.C / groups * c.g.kh * c.g.kw; c.L = c.g.OH * c.g.OW;
+  conv_ctx c = conv_setup(dt, geom, groups, Cout);
   c.x = x; c.gy = gy; c.want_bias = gb != NULL;
   c.parts = c.g.N < CONV_PARTS ? (c.g.N > 0 ? c.g.N : 1) : CONV_PARTS;
   size_t es = conv_esize(dt), sz = (size_t)(Cout * c.K), stride = sz + (size_t)Cout;

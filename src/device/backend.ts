@@ -112,6 +112,13 @@ export interface Backend {
    * of one float dtype and numel. Returns false, doing nothing, when it cannot take the views.
    */
   adamStep?(v: AdamViews, a: AdamStepArgs): boolean;
+  /**
+   * Optional training-mode batch normalization without autograd (the composite in
+   * nn/functional/impl.ts is the reference): x [N, C, ...] normalised by its own per-channel
+   * statistics into y; mean and v ([C]) receive the mean and the biased variance; weight and
+   * bias [C] or null. Returns false, doing nothing, when it cannot take the views.
+   */
+  batchNormTrain?(x: View, weight: View | null, bias: View | null, eps: number, y: View, mean: View, v: View): boolean;
 }
 
 export interface AdamViews { param: View; grad: View; expAvg: View; expAvgSq: View; maxExpAvgSq: View | null }

@@ -55,6 +55,8 @@ interface Lib {
   adam: (dt: number, n: number, hp: Float64Array, P: Ptr, po: number, G: Ptr, go: number, M: Ptr, mo: number, V: Ptr, vo: number, MX: Ptr, xo: number) => number;
   setNumThreads: (n: number) => void;
   path: string;
+  /** the koffi library handle (kept for the life of the process; optional kernels are bound from it) */
+  so: { func: (decl: string) => unknown };
 }
 
 const ABI_VERSION = 5;
@@ -129,6 +131,7 @@ function load(): Lib | null {
         adam: so.func('int tl_adam(int, int64_t, const double *, void *, int64_t, const void *, int64_t, void *, int64_t, void *, int64_t, void *, int64_t)'),
         setNumThreads: so.func('void tl_set_num_threads(int)'),
         path,
+        so,
       };
       if (pendingThreads !== null) lib.setNumThreads(pendingThreads);
       loadError = null;
@@ -355,24 +358,35 @@ export function nativeAdam(dtype: DType, n: number, P: Ptr, po: number, G: Ptr, 
   return l.adam(dt, n, h, P, po, G, go, M, mo, V, vo, MX ?? P, xo) === 1;
 }
 
+/**
+ * Kernels that an older build of the library may lack, bound from the loaded library by name
+ * (declarations in koffi's C syntax): null when there is no library or any of them is missing,
+ * so callers run their composite or JS path instead.
+ */
+function bindOptional<T>(decls: { [K in keyof T]: string }): T | null {
+  const l = load();
+  if (!l) return null;
+  try {
+    const out = {} as Record<string, unknown>;
+    for (const [k, decl] of Object.entries(decls) as [string, string][]) out[k] = l.so.func(decl);
+    return out as T;
+  } catch {
+    return null;
+  }
+}
+
 // ---------------------------------------------------------------- batch normalization with batch statistics
 
 type BnTrainFn = (dt: number, N: number, C: number, S: number, x: Ptr, xo: number, y: Ptr, yo: number, w: Ptr | null, wo: number,
   b: Ptr | null, bo: number, eps: number, mean: Ptr, mo: number, v: Ptr, vo: number) => number;
-let bnTrainFn: BnTrainFn | null | undefined;
+let bnTrain: { fn: BnTrainFn } | null | undefined;
 function loadBnTrain(): BnTrainFn | null {
-  if (bnTrainFn !== undefined) return bnTrainFn;
-  let f: BnTrainFn | null = null;
-  const l = load();
-  if (l) {
-    try {
-      f = createRequire(import.meta.url)('koffi').load(l.path).func(
-        'int tl_batchnorm_train(int, int64_t, int64_t, int64_t, const void *, int64_t, void *, int64_t, const void *, int64_t, const void *, int64_t, double, void *, int64_t, void *, int64_t)');
-    } catch {
-      f = null; // an older library without this kernel: the composite runs
-    }
+  if (bnTrain === undefined) {
+    bnTrain = bindOptional<{ fn: BnTrainFn }>({
+      fn: 'int tl_batchnorm_train(int, int64_t, int64_t, int64_t, const void *, int64_t, void *, int64_t, const void *, int64_t, const void *, int64_t, double, void *, int64_t, void *, int64_t)',
+    });
   }
-  return (bnTrainFn = f);
+  return bnTrain?.fn ?? null;
 }
 /**
  * Training-mode batch normalization of x (contiguous [N, C, S] from offset xo) into y (same
@@ -397,22 +411,12 @@ interface LstmLib {
     dhn: Ptr, dho: number, dc: Ptr, dco: number, dG: Ptr, dgo: number, dgs: number) => number;
 }
 let lstmLib: LstmLib | null | undefined;
-/** The library handle, kept for the life of the process (its finalizer would unload the library). */
-let lstmSo: unknown = null;
 function loadLstm(): LstmLib | null {
-  if (lstmLib !== undefined) return lstmLib;
-  lstmLib = null;
-  const l = load();
-  if (!l) return null;
-  try {
-    const so = createRequire(import.meta.url)('koffi').load(l.path);
-    lstmSo = so;
-    lstmLib = {
-      fwd: so.func('int tl_lstm_fwd(int, int64_t, int64_t, int, void *, int64_t, const void *, int64_t, int64_t, const void *, int64_t, void *, int64_t, void *, int64_t, int64_t, void *, int64_t, int64_t)'),
-      bwd: so.func('int tl_lstm_bwd(int, int64_t, int64_t, const void *, int64_t, const void *, int64_t, const void *, int64_t, const void *, int64_t, int64_t, const void *, int64_t, void *, int64_t, void *, int64_t, int64_t)'),
-    };
-  } catch {
-    lstmLib = null; // an older library without these kernels: the JS fallback runs
+  if (lstmLib === undefined) {
+    lstmLib = bindOptional<LstmLib>({
+      fwd: 'int tl_lstm_fwd(int, int64_t, int64_t, int, void *, int64_t, const void *, int64_t, int64_t, const void *, int64_t, void *, int64_t, void *, int64_t, int64_t, void *, int64_t, int64_t)',
+      bwd: 'int tl_lstm_bwd(int, int64_t, int64_t, const void *, int64_t, const void *, int64_t, const void *, int64_t, const void *, int64_t, int64_t, const void *, int64_t, void *, int64_t, void *, int64_t, int64_t)',
+    });
   }
   return lstmLib;
 }
@@ -458,20 +462,12 @@ let convBlasPath: string | null = null;
 /** The fused convolution kernels bound to the BLAS library at `blasPath` (loaded by matmul.ts), or null. */
 function loadConv(blasPath: string): ConvLib | null {
   if (convLib === undefined) {
-    convLib = null;
-    const l = load();
-    if (!l) return null;
-    try {
-      const so = createRequire(import.meta.url)('koffi').load(l.path);
-      convLib = {
-        blas: so.func('int tl_conv_blas(const char *)'),
-        fwd: so.func('int tl_conv2d_fwd(int, const double *, int64_t, int64_t, const void *, const void *, const void *, void *)'),
-        bwdData: so.func('int tl_conv2d_bwd_data(int, const double *, int64_t, int64_t, const void *, const void *, void *)'),
-        bwdWeight: so.func('int tl_conv2d_bwd_weight(int, const double *, int64_t, int64_t, const void *, const void *, void *, void *)'),
-      };
-    } catch {
-      convLib = null; // an older library without these kernels: the composite path runs
-    }
+    convLib = bindOptional<ConvLib>({
+      blas: 'int tl_conv_blas(const char *)',
+      fwd: 'int tl_conv2d_fwd(int, const double *, int64_t, int64_t, const void *, const void *, const void *, void *)',
+      bwdData: 'int tl_conv2d_bwd_data(int, const double *, int64_t, int64_t, const void *, const void *, void *)',
+      bwdWeight: 'int tl_conv2d_bwd_weight(int, const double *, int64_t, int64_t, const void *, const void *, void *, void *)',
+    });
   }
   if (!convLib) return null;
   if (convBlasPath !== blasPath) {

@@ -36,6 +36,11 @@ function blasOrThrow(): string {
   if (b === null) throw new TorchError('conv2d', 'BLAS is no longer available');
   return b;
 }
+/** A cpu float tensor's host array from its first element (the kernels take arrays at offset 0). */
+function hostAt(t: Tensor): Float32Array {
+  const h = t._storage.handle as Float32Array;
+  return t._offset === 0 ? h : h.subarray(t._offset);
+}
 function failed(what: string): never {
   throw new TorchError('conv2d', `the native ${what} kernel failed (out of memory for its scratch buffers?)`);
 }
@@ -46,10 +51,8 @@ const convSpec: OpSpec<Args> = {
     const Cout = w.shape[0];
     const out = empty_(x._backend, [g.N, Cout, g.OH, g.OW], x.dtype, true); // every element is written
     if (out.numel() === 0) return out;
-    const wc = contiguousRaw(w), bc = b ? contiguousRaw(b) : null;
-    const arr = (t: Tensor) => { const h = t._storage.handle as Float32Array; return t._offset === 0 ? h : h.subarray(t._offset); };
-    if (!nativeConv2d(x.dtype, g, [x._offset, ...x._strides], groups, Cout, x._storage.handle as Float32Array, arr(wc),
-      bc ? arr(bc) : null, out._storage.handle as Float32Array, blasOrThrow())) failed('convolution');
+    if (!nativeConv2d(x.dtype, g, [x._offset, ...x._strides], groups, Cout, x._storage.handle as Float32Array, hostAt(contiguousRaw(w)),
+      b ? hostAt(contiguousRaw(b)) : null, hostAt(out), blasOrThrow())) failed('convolution');
     return out;
   },
   backward: (gy, c) => {
@@ -71,15 +74,12 @@ const convSpec: OpSpec<Args> = {
       }
       return [gx, gw, b && needs[2] ? ops.sum(gy, [0, 2, 3]) : null];
     }
-    const gyc = contiguousRaw(gy);
-    const gyArr = (gyc._offset === 0 ? gyc._storage.handle : (gyc._storage.handle as Float32Array).subarray(gyc._offset)) as Float32Array;
+    const gyArr = hostAt(contiguousRaw(gy));
     const blas = blasOrThrow();
     let gx: Tensor | null = null, gw: Tensor | null = null;
     if (needs[0]) {
       gx = empty_(x._backend, [g.N, g.C, g.H, g.W], x.dtype, true);
-      const wc = contiguousRaw(w);
-      const wArr = (wc._offset === 0 ? wc._storage.handle : (wc._storage.handle as Float32Array).subarray(wc._offset)) as Float32Array;
-      if (gx.numel() > 0 && !nativeConv2dBackwardData(x.dtype, g, groups, Cout, wArr, gyArr, gx._storage.handle as Float32Array, blas)) failed('input-gradient');
+      if (gx.numel() > 0 && !nativeConv2dBackwardData(x.dtype, g, groups, Cout, hostAt(contiguousRaw(w)), gyArr, hostAt(gx), blas)) failed('input-gradient');
     }
     const wantB = b !== undefined && b !== null && needs[2];
     let gb: Tensor | null = null;
@@ -87,7 +87,7 @@ const convSpec: OpSpec<Args> = {
       gw = empty_(w._backend, [...w.shape], w.dtype, true);
       gb = wantB ? empty_(b!._backend, [Cout], b!.dtype, true) : null;
       if (!nativeConv2dBackwardWeight(x.dtype, g, [x._offset, ...x._strides], groups, Cout,
-        x._storage.handle as Float32Array, gyArr, gw._storage.handle as Float32Array, gb ? gb._storage.handle as Float32Array : null, blas)) failed('weight-gradient');
+        x._storage.handle as Float32Array, gyArr, hostAt(gw), gb ? hostAt(gb) : null, blas)) failed('weight-gradient');
     }
     return [gx, gw, wantB ? gb ?? ops.sum(gy, [0, 2, 3]) : null];
   },

@@ -415,28 +415,27 @@ export function batchNorm(op: string, input: Tensor, runningMean: Tensor | null 
   if (training) {
     const n = input.numel() / Math.max(C, 1);
     if (n <= 1) throw new TorchError(op, `expected more than 1 value per channel when training, got input of shape ${fmtShape(input.shape)}`);
+    // running statistics from the batch's mean and biased variance (each [C])
+    const track = (meanC: Tensor, varC: Tensor) => noGrad(() => {
+      if (rm) rm.mul_(1 - momentum).add_(meanC.to(rm.dtype).mul(momentum));
+      if (rv) rv.mul_(1 - momentum).add_(varC.to(rv.dtype).mul(momentum * n / (n - 1)));
+    });
     // nothing to differentiate: a backend's fused kernel (statistics and normalization in one pass
     // over each channel) when it has one; the composite below is the reference and keeps the graph
-    const be = input._backend as { batchNormTrain?: (x: unknown, w: unknown, b: unknown, eps: number, y: unknown, m: unknown, v: unknown) => boolean };
+    const be = input._backend;
     if (be.batchNormTrain && !(isGradEnabled() && (input.requiresGrad || w?.requiresGrad || b?.requiresGrad))
       && n / input.shape[0] >= 16 && input.isContiguous() && (!w || w.device === input.device) && (!b || b.device === input.device)) {
-      const y = empty_(input._backend, input.shape, input.dtype, true);
-      const m = empty_(input._backend, [C], input.dtype, true), v = empty_(input._backend, [C], input.dtype, true);
+      const y = empty_(be, input.shape, input.dtype, true);
+      const m = empty_(be, [C], input.dtype, true), v = empty_(be, [C], input.dtype, true);
       if (be.batchNormTrain(input._view, w?._view ?? null, b?._view ?? null, eps, y._view, m._view, v._view)) {
-        noGrad(() => {
-          if (rm) rm.mul_(1 - momentum).add_(m.to(rm.dtype).mul(momentum));
-          if (rv) rv.mul_(1 - momentum).add_(v.to(rv.dtype).mul(momentum * n / (n - 1)));
-        });
+        track(m, v);
         return y;
       }
     }
     const mean = ops.mean(input, dims, true);
     const xc = ops.sub(input, mean);
     const variance = ops.mean(ops.mul(xc, xc), dims, true);
-    noGrad(() => {
-      if (rm) rm.mul_(1 - momentum).add_(mean.detach().view(C).to(rm.dtype).mul(momentum));
-      if (rv) rv.mul_(1 - momentum).add_(variance.detach().view(C).to(rv.dtype).mul(momentum * n / (n - 1)));
-    });
+    track(mean.detach().view(C), variance.detach().view(C));
     let y = ops.mul(xc, ops.rsqrt(ops.add(variance, eps)));
     if (w) y = ops.mul(y, w.view(shape));
     if (b) y = ops.add(y, b.view(shape));
