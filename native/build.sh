@@ -17,7 +17,7 @@ common=(-std=gnu11 -O3 -fPIC -shared -pthread -fvisibility=hidden -fno-math-errn
 build() {
   local name=$1; shift
   local tmp="$out/.$name.$$.tmp"
-  gcc "${common[@]}" "$@" -o "$tmp" native/kernels.c -lm -ldl
+  gcc "${common[@]}" "$@" -o "$tmp" native/kernels.c native/vmath512.c -lm -ldl
   mv -f "$tmp" "$out/$name"
 }
 build libtorchlet_kernels.so -march=x86-64 -mtune=generic

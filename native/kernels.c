@@ -28,7 +28,7 @@
 #include <immintrin.h>
 #endif
 
-#include "coeffs.h"
+#include "opcodes.h"
 
 #define EXPORT __attribute__((visibility("default")))
 /* Functions whose compound expressions must round exactly as the JS kernels do (float64: the
@@ -209,296 +209,21 @@ static void parallel_for(int64_t n, int64_t grain, int64_t align, task_fn fn, vo
   }
 }
 
-/* ------------------------------------------------------------------ vector helpers */
+/* ------------------------------------------------------------------ vector math */
 
-typedef float vf __attribute__((vector_size(32)));
-typedef int32_t vi __attribute__((vector_size(32)));
-typedef uint32_t vu __attribute__((vector_size(32)));
 #define VL 8
-
-static inline vf ld(const float *p) { vf v; memcpy(&v, p, sizeof v); return v; }
-static inline void st(float *p, vf v) { memcpy(p, &v, sizeof v); }
-static inline vf sel(vi m, vf a, vf b) { return (vf)((m & (vi)a) | (~m & (vi)b)); }
-static inline vf splat(float c) { return (vf){c, c, c, c, c, c, c, c}; }
-static inline vf vabs(vf x) { return (vf)((vi)x & 0x7fffffff); }
-static inline vf copysignv(vf mag, vf sgn) { return (vf)(((vi)mag & 0x7fffffff) | ((vi)sgn & (int32_t)0x80000000)); }
-
-/* e^x, float32, < 2 ulp; IEEE results for +-inf, NaN, overflow and (subnormal) underflow: the
- * argument is clamped to [-104, 89], beyond which the scaling below over- or underflows by
- * itself, and NaN passes through every step. */
-static inline vf v_exp(vf x) {
-  vf a = sel(x < -104.0f, splat(-104.0f), x);
-  a = sel(a > 89.0f, splat(89.0f), a);
-  const vf magic = splat(12582912.0f); /* 1.5 * 2^23: adding and subtracting it rounds to an integer */
-  vf k = (a * 1.44269504088896341f + magic) - magic;
-  vf r = a - k * 0.693359375f;
-  r = r - k * -2.12194440e-4f;
-  vf p = splat(1.9875691500e-4f);
-  p = p * r + 1.3981999507e-3f;
-  p = p * r + 8.3334519073e-3f;
-  p = p * r + 4.1665795894e-2f;
-  p = p * r + 1.6666665459e-1f;
-  p = p * r + 5.0000001201e-1f;
-  p = p * (r * r) + r + 1.0f;
-  /* scale by 2^k in two steps so that results down to the smallest subnormal round once */
-  vi ki = __builtin_convertvector(k, vi);
-  vi k1 = ki >> 1, k2 = ki - k1;
-  return p * (vf)((k1 + 127) << 23) * (vf)((k2 + 127) << 23);
-}
-
-/* natural log, float32, ~1 ulp; log(0) = -inf, log(<0) = NaN, log(inf) = inf. */
-static inline vf v_log(vf x) {
-  const vi nan = x != x, neg = x < 0.0f, zero = x == 0.0f, inf = x == INFINITY;
-  const vi sub = (x < 1.17549435e-38f) & (x > 0.0f);
-  vf xs = sel(sub, x * 8388608.0f, x); /* 2^23 */
-  vi bits = (vi)xs;
-  vi e = ((bits >> 23) & 0xff) - 126 - (sub & 23);
-  vf m = (vf)((bits & 0x007fffff) | 0x3f000000); /* [0.5, 1) */
-  vi lt = m < 0.707106781186547524f;
-  e = e + lt; /* lt is -1 where true */
-  m = sel(lt, m + m, m) - 1.0f;
-  vf ef = __builtin_convertvector(e, vf);
-  vf z = m * m;
-  vf y = splat(7.0376836292e-2f);
-  y = y * m + -1.1514610310e-1f;
-  y = y * m + 1.1676998740e-1f;
-  y = y * m + -1.2420140846e-1f;
-  y = y * m + 1.4249322787e-1f;
-  y = y * m + -1.6668057665e-1f;
-  y = y * m + 2.0000714765e-1f;
-  y = y * m + -2.4999993993e-1f;
-  y = y * m + 3.3333331174e-1f;
-  y = y * m * z;
-  y = y + ef * -2.12194440e-4f;
-  y = y - 0.5f * z;
-  vf r = m + y;
-  r = r + ef * 0.693359375f;
-  r = sel(inf, splat(INFINITY), r);
-  r = sel(zero, splat(-INFINITY), r);
-  r = sel(neg, splat(NAN), r);
-  return sel(nan, x, r);
-}
-
-/* tanh, float32, few ulp: odd polynomial below 0.625, else 1 - 2 / (e^2|x| + 1). */
-static inline vf v_tanh(vf x) {
-  vf ax = vabs(x);
-  vf s = x * x;
-  vf p = splat(-5.70498872745e-3f);
-  p = p * s + 2.06390887954e-2f;
-  p = p * s + -5.37397155531e-2f;
-  p = p * s + 1.33314422036e-1f;
-  p = p * s + -3.33332819422e-1f;
-  vf small = copysignv(p * s * x + x, x); /* copysign keeps tanh(-0) = -0 */
-  vf e = v_exp(ax + ax);
-  vf large = copysignv(1.0f - 2.0f / (e + 1.0f), x);
-  return sel(ax < 0.625f, small, large);
-}
-
-static inline vf v_exp_nonpos(vf a);
-/* 1 / (1 + e^-x), as e^x / (1 + e^x) for negative x so that results below ~1e-38 do not flush to
- * 0; one division for both (e^-|x| <= 1: no overflow; NaN passes through) */
-static inline vf v_sigmoid(vf x) {
-  vf e = v_exp_nonpos(-vabs(x));
-  return sel(x < 0.0f, e, splat(1.0f)) / (1.0f + e);
-}
-
-/* x*x = hi + lo exactly: one FMA where the cpu has it, else Dekker's product (which FMA
- * contraction also keeps exact). */
-static inline void two_square(vf x, vf *hi, vf *lo) {
-  vf h = x * x;
-  *hi = h;
-#if defined(__FMA__) && defined(__AVX__)
-  *lo = (vf)_mm256_fmsub_ps((__m256)x, (__m256)x, (__m256)h); /* exact: rounded once */
-#else
-  vf c = x * 4097.0f;
-  vf xh = c - (c - x), xl = x - xh;
-  *lo = ((xh * xh - h) + 2.0f * xh * xl) + xl * xl;
-#endif
-}
-
-/* e^a for a in [-104, 0] (no overflow, NaN or infinity to handle): v_exp without its selects. */
-static inline vf v_exp_nonpos(vf a) {
-  a = sel(a < -104.0f, splat(-104.0f), a); /* e^-104 rounds to 0 */
-  const vf magic = splat(12582912.0f);
-  vf k = (a * 1.44269504088896341f + magic) - magic;
-  vf r = a - k * 0.693359375f;
-  r = r - k * -2.12194440e-4f;
-  vf p = splat(1.9875691500e-4f);
-  p = p * r + 1.3981999507e-3f;
-  p = p * r + 8.3334519073e-3f;
-  p = p * r + 4.1665795894e-2f;
-  p = p * r + 1.6666665459e-1f;
-  p = p * r + 5.0000001201e-1f;
-  p = p * (r * r) + r + 1.0f;
-  vi ki = __builtin_convertvector(k, vi);
-  vi k1 = ki >> 1, k2 = ki - k1;
-  return p * (vf)((k1 + 127) << 23) * (vf)((k2 + 127) << 23);
-}
-
-/* erfcx(z) = e^(z^2) erfc(z) for z in [0, 10.1] (relative error < 3e-7 in float): a polynomial in
- * u = (z - 3) / (z + 3), from a Chebyshev interpolation (native/gen_coeffs.py). */
-static inline vf v_erfcx(vf z) {
-  vf u = (z - 3.0f) / (z + 3.0f);
-  vf p = splat(ERFCX_C10);
-  p = p * u + ERFCX_C9;
-  p = p * u + ERFCX_C8;
-  p = p * u + ERFCX_C7;
-  p = p * u + ERFCX_C6;
-  p = p * u + ERFCX_C5;
-  p = p * u + ERFCX_C4;
-  p = p * u + ERFCX_C3;
-  p = p * u + ERFCX_C2;
-  p = p * u + ERFCX_C1;
-  p = p * u + ERFCX_C0;
-  return p;
-}
-
-/* e^(-s x^2) for s = 1 or 0.5, without the error of rounding x^2 first. */
-static inline vf v_exp_neg_sq(vf x, float s) {
-  vf hi, lo;
-  two_square(x, &hi, &lo); /* callers clamp |x| <= 20: the exponent stays in [-400, 0] */
-  return v_exp_nonpos(-s * hi) * (1.0f - s * lo);
-}
-
-/* gelu(x) = x Phi(x), Phi the standard normal cdf, accurate relative to its value in both tails:
- * Phi(-|x|) = erfc(|x| / sqrt 2) / 2 = e^(-x^2/2) erfcx(|x| / sqrt 2) / 2. With `gauss`, returns
- * Phi(x) itself and sets *gauss = e^(-x^2/2) (for the gradient). NaN -> NaN. */
-static inline vf v_gelu_phi(vf x, vf *gauss) {
-  vf ax = vabs(x);
-  vf axc = sel(ax > 20.0f, splat(20.0f), ax); /* e^(-200) is 0 in float; also keeps inf out */
-  vf g = v_exp_neg_sq(axc, 0.5f);
-  vf half_e = 0.5f * v_erfcx(axc * 0.707106781186547524f);
-  vf r;
-  if (gauss) {
-    *gauss = g;
-    vf tail = g * half_e;
-    r = sel(x < 0.0f, tail, 1.0f - tail);
-  } else {
-    /* x * Phi(x), multiplying in an order that keeps intermediates out of the subnormals */
-    r = sel(x < 0.0f, (x * g) * half_e, x * (1.0f - g * half_e));
-    r = sel(ax == INFINITY, sel(x < 0.0f, splat(NAN), x), r); /* -inf * 0 is NaN, as 0.5x(1 + erf) */
-  }
-  return sel(x != x, x, r);
-}
-
-/* Whether any lane of a comparison mask is set. */
-static inline int any_lane(vi m) {
-#ifdef __AVX__
-  return _mm256_movemask_ps((__m256)m) != 0;
-#else
-  typedef int32_t vi4_ __attribute__((vector_size(16)));
-  vi4_ lo, hi;
-  memcpy(&lo, &m, 16); memcpy(&hi, (char *)&m + 16, 16);
-  lo |= hi;
-  return (lo[0] | lo[1] | lo[2] | lo[3]) != 0;
-#endif
-}
-
-/* gelu for |x| <= GELU_FAST_MAX (the bulk of real inputs), at about half the cost of v_gelu_phi:
- * Phi(-a) = e^(-a^2/2 + M(a)) / 2 for a = |x|, with M(a) = log(erfcx(a / sqrt 2)) = a P(a - c),
- * folded into the argument reduction of one exp (a^2 = h + l exactly, and a P(u) enters as an
- * exact product, so the argument is not rounded first). P(u) = P0 + u S(u): c is a float for which
- * P(c) = P0 is a float to 1e-12, so that the coefficient that a multiplies most is exact; S has
- * degree 9 (weighted least squares with mpmath, coefficients rounded to float one at a time from
- * the highest, the rest refitted; error of M < 4e-9). e^r is 1 + r + r^2 Q(r) on |r| <= ln2/2,
- * Q of degree 4 (relative error 5e-9). Worst error over every float in [-4, 4]: 2.2e-7 relative
- * (v_gelu_phi's: 3.7e-7).
- * Two vectors at a time, step by step, and S split into even and odd parts: the dependency chain
- * is long, and interleaving two of them keeps the FMA units busy. */
-#define GELU_FAST_MAX 4.0f
-#define FOR2 for (int j = 0; j < 2; j++)
-/* a * b + c rounded once (without FMA hardware: twice) */
-static inline vf fma_v(vf a, vf b, vf c) {
-#if defined(__FMA__) && defined(__AVX__)
-  return (vf)_mm256_fmadd_ps((__m256)a, (__m256)b, (__m256)c);
-#else
-  return a * b + c;
-#endif
-}
-__attribute__((always_inline)) static inline void v_gelu_fast2(const vf *x, vf *y) {
-  vf a[2], h[2], l[2], u[2], u2[2], se[2], so[2], p[2], hh[2], c[2], kf[2], k[2], r[2], r2[2], qa[2], qb[2], e[2];
-  const vf magic = splat(12582912.0f); /* 1.5 * 2^23: adding and subtracting it rounds to an integer */
-  FOR2 a[j] = vabs(x[j]);
-  FOR2 u[j] = a[j] - 1.9911913871765137f;
-  FOR2 two_square(a[j], &h[j], &l[j]);
-  FOR2 u2[j] = u[j] * u[j];
-  FOR2 se[j] = splat(-3.9548716e-08f) * u2[j] + -7.7163645e-07f;
-  FOR2 so[j] = splat(3.1508363e-09f) * u2[j] + 2.3209142e-07f;
-  FOR2 se[j] = se[j] * u2[j] + 2.9183951e-05f;
-  FOR2 so[j] = so[j] * u2[j] + -2.3752328e-07f;
-  FOR2 se[j] = se[j] * u2[j] + 0.0022547806f;
-  FOR2 so[j] = so[j] * u2[j] + -0.0003020762f;
-  FOR2 se[j] = se[j] * u2[j] + 0.0861554f;
-  FOR2 so[j] = so[j] * u2[j] + -0.014440429f;
-  FOR2 hh[j] = h[j] * -0.5f; /* exact */
-  FOR2 c[j] = l[j] * -0.5f;
-  FOR2 p[j] = so[j] * u[j] + se[j];
-  FOR2 p[j] = p[j] * u[j] + -0.5457763671875f; /* P(u); M = a P */
-  /* k = round((M - a^2/2) / ln 2); kf's low mantissa bits hold k */
-  /* (the FMAs of this part written out: the compiler must not regroup them, so that the AVX-512
-   * copy below computes the same values) */
-  FOR2 kf[j] = fma_v(fma_v(a[j], p[j], hh[j]), splat(1.44269504088896341f), magic);
-  FOR2 k[j] = kf[j] - magic;
-  FOR2 r[j] = fma_v(k[j], splat(-0.693359375f), hh[j]); /* exact (Cody-Waite) */
-  FOR2 c[j] = fma_v(k[j], splat(2.12194440e-4f), c[j]);
-  FOR2 r[j] = fma_v(a[j], p[j], r[j]);
-  FOR2 r[j] = r[j] + c[j];
-  FOR2 r2[j] = r[j] * r[j];
-  FOR2 qa[j] = splat(0.1666657f) * r[j] + 0.5f;
-  FOR2 qb[j] = splat(0.0013935454f) * r[j] + 0.008364383f;
-  FOR2 qb[j] = qb[j] * r[j] + 0.041666448f;
-  FOR2 qa[j] = qb[j] * r2[j] + qa[j];
-  FOR2 e[j] = qa[j] * r2[j] + r[j];
-  FOR2 e[j] = e[j] + 1.0f;
-  /* q = Phi(-a) = e 2^(k - 1) (k >= -15 here); then x q for x < 0, x - x q for x >= 0 */
-  FOR2 e[j] = e[j] * (vf)(((vu)kf[j] << 23) + (126u << 23));
-  FOR2 {
-    vf neg = x[j] * e[j], pos = x[j] - neg;
-#ifdef __AVX__
-    y[j] = (vf)_mm256_blendv_ps((__m256)pos, (__m256)neg, (__m256)x[j]); /* by the sign bit: -0 -> -0 */
-#else
-    y[j] = sel((vi)x[j] >> 31, neg, pos);
-#endif
-  }
-}
-
-/* v_gelu_phi in the lanes out of the fast path's range (kept out of line: rare) */
-__attribute__((noinline, cold)) static void gelu_fix(const vf *x, vf *y) {
-  for (int j = 0; j < 2; j++) y[j] = sel(~(vabs(x[j]) <= GELU_FAST_MAX), v_gelu_phi(x[j], NULL), y[j]);
-}
-__attribute__((always_inline)) static inline void gelu_pair(const vf *x, vf *y) {
-  v_gelu_fast2(x, y);
-  if (__builtin_expect(any_lane(~(vabs(x[0]) <= GELU_FAST_MAX) | ~(vabs(x[1]) <= GELU_FAST_MAX)), 0)) gelu_fix(x, y); /* NaN too */
-}
-/* gelu(x) = x Phi(x) over [b, e): the fast path, and v_gelu_phi in the lanes out of its range
- * (rare; each element's result depends on its value only) */
-__attribute__((noinline)) static void gelu32(const float *X, float *Y, int64_t b, int64_t e) {
-  int64_t i = b;
-  for (; i + 2 * VL <= e; i += 2 * VL) {
-    vf x[2] = {ld(X + i), ld(X + i + VL)}, y[2];
-    gelu_pair(x, y);
-    st(Y + i, y[0]);
-    st(Y + i + VL, y[1]);
-  }
-  if (i < e) {
-    float t[2 * VL] = {0};
-    memcpy(t, X + i, (size_t)(e - i) * sizeof(float));
-    vf x[2] = {ld(t), ld(t + VL)}, y[2];
-    gelu_pair(x, y);
-    st(t, y[0]);
-    st(t + VL, y[1]);
-    memcpy(Y + i, t, (size_t)(e - i) * sizeof(float));
-  }
-}
+#define VMATH_API static
+#define VMATH_NAME(f) f
+#include "vmath.inc.c"
 
 #if defined(__AVX2__) && defined(__FMA__) && defined(__x86_64__)
-/* The x86-64-v3 build also carries an AVX-512 copy of the gelu fast path, used where the cpu
- * has AVX-512 (F, DQ, BW, VL) and TORCHLET_NATIVE_AVX512 is not 0: the same operations in the
- * same order (so the same results, bit for bit) on 16 lanes. The fast path is a long dependency
- * chain; twice the lanes per instruction (AMD Zen 4 runs them as two 256-bit halves) gives the
- * out-of-order core twice the independent work in the same window: ~1.4x faster. */
-#define HAVE_AVX512_GELU 1
-#define T512 __attribute__((target("avx512f,avx512dq,avx512bw,avx512vl")))
+/* The x86-64-v3 build also links vmath512.c, the same vector math on 16 lanes, used where the cpu
+ * has AVX-512 (F, DQ, BW, VL) and TORCHLET_NATIVE_AVX512 is not 0. Long dependency chains (exp's
+ * and gelu's polynomials) get twice the independent work per instruction window: ~1.3-1.5x
+ * faster, also on AMD Zen 4, which runs each 512-bit op as two 256-bit halves. */
+#define HAVE_AVX512 1
+int unary_vec_f32_avx512(int op, const float *X, float *Y, int64_t b, int64_t e);
+void softmax_row_f32_avx512(const float *x, float *y, int64_t n, int log);
 static int avx512_state = -1; /* -1: not decided yet */
 static int use_avx512(void) {
   if (avx512_state < 0) {
@@ -509,130 +234,14 @@ static int use_avx512(void) {
   }
   return avx512_state;
 }
-/* v_gelu_phi in the lanes out of range, 32 floats (aligned temporaries) */
-__attribute__((noinline, cold)) static void gelu_fix32(const float *x, float *y) {
-  for (int j = 0; j < 4; j += 2) gelu_fix((const vf *)(x + j * VL), (vf *)(y + j * VL));
-}
-T512 __attribute__((always_inline)) static inline void gelu_fast2_512(const __m512 *x, __m512 *y) {
-#define F2 for (int j = 0; j < 2; j++)
-  __m512 a[2], h[2], l[2], u[2], u2[2], se[2], so[2], p[2], hh[2], c[2], kf[2], k[2], r[2], r2[2], qa[2], qb[2], e[2];
-  const __m512 magic = _mm512_set1_ps(12582912.0f);
-#define S(v) _mm512_set1_ps(v)
-  F2 a[j] = _mm512_abs_ps(x[j]);
-  F2 u[j] = _mm512_sub_ps(a[j], S(1.9911913871765137f));
-  F2 h[j] = _mm512_mul_ps(a[j], a[j]);
-  F2 l[j] = _mm512_fmsub_ps(a[j], a[j], h[j]);
-  F2 u2[j] = _mm512_mul_ps(u[j], u[j]);
-  F2 se[j] = _mm512_fmadd_ps(S(-3.9548716e-08f), u2[j], S(-7.7163645e-07f));
-  F2 so[j] = _mm512_fmadd_ps(S(3.1508363e-09f), u2[j], S(2.3209142e-07f));
-  F2 se[j] = _mm512_fmadd_ps(se[j], u2[j], S(2.9183951e-05f));
-  F2 so[j] = _mm512_fmadd_ps(so[j], u2[j], S(-2.3752328e-07f));
-  F2 se[j] = _mm512_fmadd_ps(se[j], u2[j], S(0.0022547806f));
-  F2 so[j] = _mm512_fmadd_ps(so[j], u2[j], S(-0.0003020762f));
-  F2 se[j] = _mm512_fmadd_ps(se[j], u2[j], S(0.0861554f));
-  F2 so[j] = _mm512_fmadd_ps(so[j], u2[j], S(-0.014440429f));
-  F2 hh[j] = _mm512_mul_ps(h[j], S(-0.5f));
-  F2 c[j] = _mm512_mul_ps(l[j], S(-0.5f));
-  F2 p[j] = _mm512_fmadd_ps(so[j], u[j], se[j]);
-  F2 p[j] = _mm512_fmadd_ps(p[j], u[j], S(-0.5457763671875f));
-  F2 kf[j] = _mm512_fmadd_ps(_mm512_fmadd_ps(a[j], p[j], hh[j]), S(1.44269504088896341f), magic);
-  F2 k[j] = _mm512_sub_ps(kf[j], magic);
-  F2 r[j] = _mm512_fmadd_ps(k[j], S(-0.693359375f), hh[j]);
-  F2 c[j] = _mm512_fmadd_ps(k[j], S(2.12194440e-4f), c[j]);
-  F2 r[j] = _mm512_fmadd_ps(a[j], p[j], r[j]);
-  F2 r[j] = _mm512_add_ps(r[j], c[j]);
-  F2 r2[j] = _mm512_mul_ps(r[j], r[j]);
-  F2 qa[j] = _mm512_fmadd_ps(S(0.1666657f), r[j], S(0.5f));
-  F2 qb[j] = _mm512_fmadd_ps(S(0.0013935454f), r[j], S(0.008364383f));
-  F2 qb[j] = _mm512_fmadd_ps(qb[j], r[j], S(0.041666448f));
-  F2 qa[j] = _mm512_fmadd_ps(qb[j], r2[j], qa[j]);
-  F2 e[j] = _mm512_fmadd_ps(qa[j], r2[j], r[j]);
-  F2 e[j] = _mm512_add_ps(e[j], S(1.0f));
-  F2 e[j] = _mm512_mul_ps(e[j], _mm512_castsi512_ps(_mm512_add_epi32(_mm512_slli_epi32(_mm512_castps_si512(kf[j]), 23), _mm512_set1_epi32(126 << 23))));
-  F2 {
-    __m512 neg = _mm512_mul_ps(x[j], e[j]), pos = _mm512_sub_ps(x[j], neg);
-    __mmask16 m = _mm512_movepi32_mask(_mm512_castps_si512(x[j])); /* sign bits: -0 -> -0 */
-    y[j] = _mm512_mask_blend_ps(m, pos, neg);
-  }
-#undef S
-#undef F2
-}
-T512 __attribute__((noinline)) static void gelu32_avx512(const float *X, float *Y, int64_t b, int64_t e) {
-  const __m512 lim = _mm512_set1_ps(GELU_FAST_MAX);
-  for (int64_t i = b; i < e; i += 32) {
-    int64_t n = e - i < 32 ? e - i : 32;
-    __mmask16 m0 = n >= 16 ? 0xffff : (__mmask16)((1u << n) - 1), m1 = n >= 32 ? 0xffff : n <= 16 ? 0 : (__mmask16)((1u << (n - 16)) - 1);
-    __m512 x[2] = {_mm512_maskz_loadu_ps(m0, X + i), _mm512_maskz_loadu_ps(m1, X + i + 16)}, y[2];
-    gelu_fast2_512(x, y);
-    __mmask16 out0 = _mm512_cmp_ps_mask(_mm512_abs_ps(x[0]), lim, _CMP_NLE_UQ), out1 = _mm512_cmp_ps_mask(_mm512_abs_ps(x[1]), lim, _CMP_NLE_UQ);
-    if (__builtin_expect((out0 | out1) != 0, 0)) {
-      float tx[32] __attribute__((aligned(64))), ty[32] __attribute__((aligned(64)));
-      _mm512_store_ps(tx, x[0]); _mm512_store_ps(tx + 16, x[1]);
-      _mm512_store_ps(ty, y[0]); _mm512_store_ps(ty + 16, y[1]);
-      gelu_fix32(tx, ty);
-      y[0] = _mm512_load_ps(ty); y[1] = _mm512_load_ps(ty + 16);
-    }
-    _mm512_mask_storeu_ps(Y + i, m0, y[0]);
-    _mm512_mask_storeu_ps(Y + i + 16, m1, y[1]);
-  }
-}
 #endif
 
-/* erf(x): Maclaurin series below 0.5, 1 - e^(-x^2) erfcx(|x|) above, +-1 beyond 4. */
-static inline vf v_erf(vf x) {
-  vf ax = vabs(x);
-  vf s = x * x;
-  vf p = splat(ERF_S7);
-  p = p * s + ERF_S6;
-  p = p * s + ERF_S5;
-  p = p * s + ERF_S4;
-  p = p * s + ERF_S3;
-  p = p * s + ERF_S2;
-  p = p * s + ERF_S1;
-  p = p * s + ERF_S0;
-  vf small = p * x;
-  vf zc = sel(ax > 4.0f, splat(4.0f), ax);
-  vf erfc = v_exp_neg_sq(zc, 1.0f) * v_erfcx(zc);
-  vf large = copysignv(1.0f - erfc, x);
-  large = sel(ax > 4.0f, copysignv(splat(1.0f), x), large);
-  vf r = sel(ax < 0.5f, small, large);
-  return sel(x != x, x, r);
-}
 
 /* ------------------------------------------------------------------ elementwise ops */
-
-/* Op codes shared with src/device/cpu/native.ts (keep the two lists in sync). */
-enum {
-  U_NEG = 0, U_ABS, U_EXP, U_LOG, U_SQRT, U_RSQRT, U_TANH, U_SIGMOID, U_RELU, U_GELU, U_SILU,
-  U_ERF, U_RECIPROCAL, U_SQUARE, U_SOFTPLUS
-};
-enum {
-  B_ADD = 0, B_SUB, B_MUL, B_DIV, B_MAXIMUM, B_MINIMUM, B_RELU_BWD, B_SIGMOID_BWD, B_TANH_BWD,
-  B_GELU_BWD, B_SILU_BWD
-};
 
 /* Elements per task below which a job is not split between threads. */
 #define GRAIN_CHEAP (1 << 16)      /* memory-bound ops */
 #define GRAIN_TRANSCENDENTAL 8192  /* exp, tanh, gelu, ... */
-
-/* Vector loop over [b, e) with a zero-padded tail. X, Y name the arrays; EXPR uses x. */
-#define VLOOP1(EXPR)                                                       \
-  do {                                                                     \
-    int64_t i = b;                                                         \
-    /* two vectors per iteration: their long dependency chains overlap */ \
-    for (; i + 2 * VL <= e; i += 2 * VL) {                                 \
-      { vf x = ld(X + i); st(Y + i, (EXPR)); }                             \
-      { vf x = ld(X + i + VL); st(Y + i + VL, (EXPR)); }                   \
-    }                                                                      \
-    for (; i + VL <= e; i += VL) { vf x = ld(X + i); st(Y + i, (EXPR)); }  \
-    if (i < e) {                                                           \
-      float tx[VL] = {0}, ty[VL];                                          \
-      memcpy(tx, X + i, (size_t)(e - i) * sizeof(float));                  \
-      vf x = ld(tx);                                                       \
-      st(ty, (EXPR));                                                      \
-      memcpy(Y + i, ty, (size_t)(e - i) * sizeof(float));                  \
-    }                                                                      \
-  } while (0)
 
 typedef struct { int op; const void *x; void *y; } un_ctx;
 
@@ -649,28 +258,12 @@ static void un32_task(void *vc, int64_t b, int64_t e) {
     case U_RECIPROCAL: for (int64_t i = b; i < e; i++) Y[i] = 1.0f / X[i]; break;
     case U_SQUARE: for (int64_t i = b; i < e; i++) Y[i] = X[i] * X[i]; break;
     case U_RELU: for (int64_t i = b; i < e; i++) { float v = X[i]; Y[i] = v > 0.0f ? v : (v != v ? v : 0.0f); } break;
-    case U_EXP: VLOOP1(v_exp(x)); break;
-    case U_LOG: VLOOP1(v_log(x)); break;
-    case U_TANH: VLOOP1(v_tanh(x)); break;
-    case U_SIGMOID: VLOOP1(v_sigmoid(x)); break;
-    case U_SILU: VLOOP1(x * v_sigmoid(x)); break;
-    case U_GELU:
-#ifdef HAVE_AVX512_GELU
-      if (use_avx512()) { gelu32_avx512(X, Y, b, e); break; }
+    default:
+#ifdef HAVE_AVX512
+      if (use_avx512()) { unary_vec_f32_avx512(c->op, X, Y, b, e); break; }
 #endif
-      gelu32(X, Y, b, e);
+      unary_vec_f32(c->op, X, Y, b, e);
       break;
-    case U_ERF: VLOOP1(v_erf(x)); break;
-    case U_SOFTPLUS:
-      /* x > 20 ? x : log1p(e^x); log1p(u) = log(w) - ((w - 1) - u) / w with w = 1 + u */
-      VLOOP1(({
-        vf u = v_exp(x), w = 1.0f + u;
-        vf l = v_log(w) - ((w - 1.0f) - u) / w;
-        l = sel(u < 1e-4f, u * (1.0f - 0.5f * u), l);
-        sel(x > 20.0f, x, l);
-      }));
-      break;
-    default: break;
   }
 }
 
@@ -1215,45 +808,6 @@ EXPORT int tl_reduce_axes(int dtype, int op, const void *x, int64_t xo, void *ou
 
 typedef struct { int dtype, log; const void *x; void *out; int64_t n; } sm_ctx;
 
-static void softmax_rows_f32(const float *x, float *y, int64_t n, int log) {
-  float m = maxmin_f32(x, n, 1);
-  vf mv = splat(m);
-  /* e = exp(x - m) (x - m <= 0, or NaN), stored for softmax, summed: blocks of 32 in float
-   * (positive terms: no cancellation), block sums in double */
-  typedef double vd __attribute__((vector_size(32)));
-  typedef float v4f __attribute__((vector_size(16)));
-  vd acc = {0};
-  int64_t i = 0;
-  for (; i + 4 * VL <= n; i += 4 * VL) {
-    vf e0 = v_exp_nonpos(ld(x + i) - mv), e1 = v_exp_nonpos(ld(x + i + VL) - mv);
-    vf e2 = v_exp_nonpos(ld(x + i + 2 * VL) - mv), e3 = v_exp_nonpos(ld(x + i + 3 * VL) - mv);
-    if (!log) { st(y + i, e0); st(y + i + VL, e1); st(y + i + 2 * VL, e2); st(y + i + 3 * VL, e3); }
-    vf t = (e0 + e1) + (e2 + e3);
-    v4f lo = {t[0], t[1], t[2], t[3]}, hi = {t[4], t[5], t[6], t[7]};
-    acc += __builtin_convertvector(lo, vd) + __builtin_convertvector(hi, vd);
-  }
-  double s = (acc[0] + acc[1]) + (acc[2] + acc[3]);
-  for (; i < n; i += VL) {
-    float tx[VL], ty[VL];
-    int64_t r = n - i < VL ? n - i : VL;
-    for (int k = 0; k < VL; k++) tx[k] = -INFINITY;
-    memcpy(tx, x + i, (size_t)r * 4);
-    st(ty, v_exp_nonpos(ld(tx) - mv));
-    for (int64_t k = 0; k < r; k++) { if (!log) y[i + k] = ty[k]; s += ty[k]; }
-  }
-  if (log) {
-    float lse = (float)log1p(s - 1.0); /* log(s), s >= 1 */
-    vf l = splat(lse);
-    for (i = 0; i + VL <= n; i += VL) st(y + i, (ld(x + i) - mv) - l);
-    for (; i < n; i++) y[i] = (x[i] - m) - lse;
-  } else {
-    /* times 1/s rather than divided by s: within an ulp, and much cheaper */
-    float inv = (float)(1.0 / s);
-    vf iv = splat(inv);
-    for (i = 0; i + VL <= n; i += VL) st(y + i, ld(y + i) * iv);
-    for (; i < n; i++) y[i] = y[i] * inv;
-  }
-}
 NO_CONTRACT static void softmax_rows_f64(const double *x, double *y, int64_t n, int log_) {
   double m = maxmin_f64(x, n, 1), s = 0;
   for (int64_t i = 0; i < n; i++) { double e = exp(x[i] - m); y[i] = e; s += e; }
@@ -1267,7 +821,14 @@ NO_CONTRACT static void softmax_rows_f64(const double *x, double *y, int64_t n, 
 static void softmax_task(void *vc, int64_t b, int64_t e) {
   sm_ctx *c = vc;
   for (int64_t r = b; r < e; r++) {
-    if (c->dtype == 0) softmax_rows_f32((const float *)c->x + r * c->n, (float *)c->out + r * c->n, c->n, c->log);
+    if (c->dtype == 0) {
+      const float *x = (const float *)c->x + r * c->n;
+      float *y = (float *)c->out + r * c->n;
+#ifdef HAVE_AVX512
+      if (use_avx512()) { softmax_row_f32_avx512(x, y, c->n, c->log); continue; }
+#endif
+      softmax_row_f32(x, y, c->n, c->log);
+    }
     else softmax_rows_f64((const double *)c->x + r * c->n, (double *)c->out + r * c->n, c->n, c->log);
   }
 }
