@@ -1084,6 +1084,25 @@ static void valid_range(int64_t n, int64_t out, int64_t stride, int64_t pad, int
 
 typedef struct { int dtype; win_geom g; const void *x; void *d; const double *ix; } win_ctx;
 
+/* A task over planes [b, e) running BODY(float) or BODY(double) by c->dtype (BODY sees c and g). */
+#define WIN_TASK(name, BODY)                                          \
+  static void name(void *vc, int64_t b, int64_t e) {                  \
+    win_ctx *c = vc;                                                  \
+    const win_geom *g = &c->g;                                        \
+    if (c->dtype == 0) BODY(float); else BODY(double);                \
+  }
+
+/* Runs task over the N * C (image, channel) planes of a window op; each plane costs about
+ * OH * OW elements, times kh * kw when `per_window` (every window element is touched). */
+static int win_run(int dtype, const double *geom, const void *src, void *dst, const double *ix, int per_window, task_fn task) {
+  if (dtype != 0 && dtype != 1) return 0;
+  win_ctx c = {dtype, {0}, src, dst, ix};
+  read_geom(geom, &c.g);
+  int64_t per = c.g.OH * c.g.OW * (per_window ? c.g.kh * c.g.kw : 1);
+  parallel_for(c.g.N * c.g.C, GRAIN_CHEAP / (per > 0 ? per : 1) + 1, 1, task, &c);
+  return 1;
+}
+
 #define IM2COL_BODY(T)                                                                               \
   do {                                                                                               \
     const T *S = c->x; T *D = c->d; const T pad = (T)g->pad;                                         \
@@ -1150,20 +1169,11 @@ typedef struct { int dtype; win_geom g; const void *x; void *d; const double *ix
     }                                                                                                \
   } while (0)
 
-static void im2col_task(void *vc, int64_t b, int64_t e) {
-  win_ctx *c = vc;
-  const win_geom *g = &c->g;
-  if (c->dtype == 0) IM2COL_BODY(float); else IM2COL_BODY(double);
-}
+WIN_TASK(im2col_task, IM2COL_BODY)
 
 /** im2col: the windows of x (any strides, padding reads geom.pad) into d (any strides). */
 EXPORT int tl_im2col(int dtype, const double *geom, const void *x, void *d) {
-  if (dtype != 0 && dtype != 1) return 0;
-  win_ctx c = {dtype, {0}, x, d, NULL};
-  read_geom(geom, &c.g);
-  int64_t per = c.g.kh * c.g.kw * c.g.OH * c.g.OW;
-  parallel_for(c.g.N * c.g.C, GRAIN_CHEAP / (per > 0 ? per : 1) + 1, 1, im2col_task, &c);
-  return 1;
+  return win_run(dtype, geom, x, d, NULL, 1, im2col_task);
 }
 
 /* col2im: out (contiguous [N, C, H, W], zeroed, at offset xo) += the windows of cols (d* strides).
@@ -1192,20 +1202,11 @@ EXPORT int tl_im2col(int dtype, const double *geom, const void *x, void *d) {
     }                                                                                                \
   } while (0)
 
-static void col2im_task(void *vc, int64_t b, int64_t e) {
-  win_ctx *c = vc;
-  const win_geom *g = &c->g;
-  if (c->dtype == 0) COL2IM_BODY(float); else COL2IM_BODY(double);
-}
+WIN_TASK(col2im_task, COL2IM_BODY)
 
 /** col2im: sums the windows of cols into the zero-filled contiguous image out. */
 EXPORT int tl_col2im(int dtype, const double *geom, const void *cols, void *out) {
-  if (dtype != 0 && dtype != 1) return 0;
-  win_ctx c = {dtype, {0}, cols, out, NULL};
-  read_geom(geom, &c.g);
-  int64_t per = c.g.kh * c.g.kw * c.g.OH * c.g.OW;
-  parallel_for(c.g.N * c.g.C, GRAIN_CHEAP / (per > 0 ? per : 1) + 1, 1, col2im_task, &c);
-  return 1;
+  return win_run(dtype, geom, cols, out, NULL, 1, col2im_task);
 }
 
 /* max pooling: values (contiguous [N, C, OH, OW], at offset dof) and int64 indices h*W + w (as
@@ -1314,19 +1315,10 @@ static void maxpool2x2_row_f32(const float *r0, const float *r1, int64_t OW, int
     }                                                                                                \
   } while (0)
 
-static void maxpool_task(void *vc, int64_t b, int64_t e) {
-  win_ctx *c = vc;
-  const win_geom *g = &c->g;
-  if (c->dtype == 0) MAXPOOL_BODY(float); else MAXPOOL_BODY(double);
-}
+WIN_TASK(maxpool_task, MAXPOOL_BODY)
 
 EXPORT int tl_maxpool(int dtype, const double *geom, const void *x, void *values, double *indices) {
-  if (dtype != 0 && dtype != 1) return 0;
-  win_ctx c = {dtype, {0}, x, values, indices};
-  read_geom(geom, &c.g);
-  int64_t per = c.g.kh * c.g.kw * c.g.OH * c.g.OW;
-  parallel_for(c.g.N * c.g.C, GRAIN_CHEAP / (per > 0 ? per : 1) + 1, 1, maxpool_task, &c);
-  return 1;
+  return win_run(dtype, geom, x, values, indices, 1, maxpool_task);
 }
 
 /* max-pool backward: out (zeroed contiguous [N, C, H, W] at dof) gets grad (contiguous, at xo)
@@ -1343,19 +1335,10 @@ EXPORT int tl_maxpool(int dtype, const double *geom, const void *x, void *values
     }                                                                                                \
   } while (0)
 
-static void maxpool_bwd_task(void *vc, int64_t b, int64_t e) {
-  win_ctx *c = vc;
-  const win_geom *g = &c->g;
-  if (c->dtype == 0) MAXPOOL_BWD_BODY(float); else MAXPOOL_BWD_BODY(double);
-}
+WIN_TASK(maxpool_bwd_task, MAXPOOL_BWD_BODY)
 
 EXPORT int tl_maxpool_backward(int dtype, const double *geom, const void *grad, const double *indices, void *out) {
-  if (dtype != 0 && dtype != 1) return 0;
-  win_ctx c = {dtype, {0}, grad, out, indices};
-  read_geom(geom, &c.g);
-  int64_t per = c.g.OH * c.g.OW;
-  parallel_for(c.g.N * c.g.C, GRAIN_CHEAP / (per > 0 ? per : 1) + 1, 1, maxpool_bwd_task, &c);
-  return 1;
+  return win_run(dtype, geom, grad, out, indices, 0, maxpool_bwd_task);
 }
 
 /* ------------------------------------------------------------------ fused Adam / AdamW */
