@@ -10,6 +10,7 @@
  * TORCHLET_NO_MALLOPT=1 leaves malloc as it is.
  */
 import { createRequire } from 'node:module';
+import { hostArrayCtor, type DType, type HostArray } from '../../dtype.js';
 
 let done = false;
 export function tuneHostMalloc(): void {
@@ -26,4 +27,40 @@ export function tuneHostMalloc(): void {
   } catch {
     // not glibc (musl, macOS) or no koffi: the allocator's defaults stay
   }
+}
+
+/*
+ * Small buffers from shared slabs. Each ArrayBuffer costs V8 about 2 us beyond its malloc
+ * (the backing-store record, external-memory accounting, and sweeping it after the GC), a
+ * third of a 64x64 matmul. A typed array over part of an existing buffer costs ~0.1 us, so
+ * buffers from 65 bytes (up to 64 V8 keeps on its own heap) to SLAB_MAX_BYTES are carved from
+ * slabs of SLAB_SLOTS equal slots of one size class. A slab's memory returns to malloc once its
+ * last view is unreachable, so live data can pin at most SLAB_SLOTS times its size (a long-lived
+ * buffer keeps the rest of its slab); classes are spaced at most 1/8 apart above 1 KiB.
+ */
+export const SLAB_MAX_BYTES = 16 * 1024;
+const SLAB_SLOTS = 8;
+/** The slab each size class currently carves from, and the next free slot's byte offset. */
+const slabs = new Map<number, { buf: ArrayBuffer; next: number }>();
+
+/** bytes (65 .. SLAB_MAX_BYTES) rounded up to its size class: 64-byte steps to 1 KiB, then 8 per power of two. */
+function sizeClass(bytes: number): number {
+  if (bytes <= 1024) return (bytes + 63) & ~63;
+  const step = 2 ** (Math.floor(Math.log2(bytes - 1)) - 3);
+  return Math.ceil(bytes / step) * step;
+}
+
+type ArrayCtor = new (buf: ArrayBuffer, byteOffset: number, length: number) => HostArray;
+
+/** An uninitialised host array of numel elements (bytes = numel * itemsize, 65 .. SLAB_MAX_BYTES) in a slab slot. */
+export function slabArray(dtype: DType, numel: number, bytes: number): HostArray {
+  const cls = sizeClass(bytes);
+  let s = slabs.get(cls);
+  if (s === undefined || s.next === s.buf.byteLength) {
+    s = { buf: Buffer.allocUnsafeSlow(cls * SLAB_SLOTS).buffer as ArrayBuffer, next: 0 };
+    slabs.set(cls, s);
+  }
+  const off = s.next;
+  s.next += cls;
+  return new (hostArrayCtor(dtype) as unknown as ArrayCtor)(s.buf, off, numel);
 }
