@@ -18,7 +18,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { spawn, spawnSync } from 'node:child_process';
-import { getBackend, isDeviceAvailable, unavailableReason } from '../src/device/registry.js';
+import { getBackend, isDeviceAvailable, registerBackend, unavailableReason } from '../src/device/registry.js';
+import torch, { nn } from '../src/index.js';
 import { cudaFactory, createCudaFactory } from '../src/device/cuda/index.js';
 import { searchDirs, findCandidates, LIBS, pythonSitePackages } from '../src/device/cuda/loader.js';
 import { allKernelSpecs, PREAMBLE, kernelBody, kernelNames, specKey, moduleSource, ALL_DTYPES } from '../src/device/cuda/codegen.js';
@@ -29,6 +30,8 @@ import { allocHost, fromStored, toStored, type DType } from '../src/dtype.js';
 import { DeviceError, IndexError, DTypeError } from '../src/errors.js';
 import type { Backend, Handle, View, ReduceOp, Conv2dParams } from '../src/device/backend.js';
 import { contiguous, numel, indices, offsetOf, mismatch } from './helpers/strided.js';
+
+const F = nn.functional;
 
 const tmpRoot = fs.mkdtempSync(path.join(os.tmpdir(), 'torchlet-cuda-test-'));
 t.teardown(() => fs.rmSync(tmpRoot, { recursive: true, force: true }));
@@ -775,15 +778,15 @@ async function backendSuite(t: Test, be: Backend, opts: { full: boolean }): Prom
 
   await t.test('conv2d (cuDNN when present; direct kernel otherwise)', async (t) => {
     if (!be.conv2d) return t.pass('no conv2d fast path on this device (cuDNN not found); the composite form is used');
-    const conv = (x: TV, w: TV, p: Conv2dParams, OH: number, OW: number) => {
+    const conv = (x: TV, w: TV, p: Conv2dParams, OH: number, OW: number, b: TV | null = null) => {
       const [N, C, H, W] = x.shape, [OC, CG, KH, KW] = w.shape;
       const out: number[] = [];
-      const xs = logical(x), ws = logical(w);
+      const xs = logical(x), ws = logical(w), bs = b ? logical(b) : null;
       for (let n = 0; n < N; n++) for (let oc = 0; oc < OC; oc++) for (let oh = 0; oh < OH; oh++) for (let ow = 0; ow < OW; ow++) {
         const g = Math.floor(oc / (OC / p.groups));
-        let s = 0;
+        let s = bs ? bs[oc] : 0;
         for (let c = 0; c < CG; c++) for (let kh = 0; kh < KH; kh++) for (let kw = 0; kw < KW; kw++) {
-          const ih = oh * p.stride[0] - p.padding[0] + kh * p.dilation[0], iw = ow * p.stride[1] - p.padding[1] + kw * p.dilation[1];
+          const ih = oh * p.stride[0] - p.padding.top + kh * p.dilation[0], iw = ow * p.stride[1] - p.padding.left + kw * p.dilation[1];
           if (ih < 0 || iw < 0 || ih >= H || iw >= W) continue;
           s += xs[((n * C + g * CG + c) * H + ih) * W + iw] * ws[((oc * CG + c) * KH + kh) * KW + kw];
         }
@@ -791,24 +794,28 @@ async function backendSuite(t: Test, be: Backend, opts: { full: boolean }): Prom
       }
       return out;
     };
+    const pads = (h: number, w: number) => ({ top: h, bottom: h, left: w, right: w });
     const cases: [string, number[], number[], Conv2dParams][] = [
-      ['3x3 pad 1', [2, 3, 6, 5], [4, 3, 3, 3], { stride: [1, 1], padding: [1, 1], dilation: [1, 1], groups: 1 }],
-      ['stride 2, dilation 2', [1, 2, 9, 8], [3, 2, 3, 2], { stride: [2, 2], padding: [0, 1], dilation: [2, 1], groups: 1 }],
-      ['groups 2', [2, 4, 5, 5], [6, 2, 3, 3], { stride: [1, 2], padding: [1, 0], dilation: [1, 1], groups: 2 }],
+      ['3x3 pad 1', [2, 3, 6, 5], [4, 3, 3, 3], { stride: [1, 1], padding: pads(1, 1), dilation: [1, 1], groups: 1 }],
+      ['stride 2, dilation 2', [1, 2, 9, 8], [3, 2, 3, 2], { stride: [2, 2], padding: pads(0, 1), dilation: [2, 1], groups: 1 }],
+      ['groups 2', [2, 4, 5, 5], [6, 2, 3, 3], { stride: [1, 2], padding: pads(1, 0), dilation: [1, 1], groups: 2 }],
     ];
     const sweep: DType[] = ['float32', 'float64', 'int32'];
     for (const dt of sweep) {
       for (const [name, xs, wsh, p] of cases) {
         const [, , H, W] = xs, [OC, , KH, KW] = wsh;
-        const OH = Math.floor((H + 2 * p.padding[0] - p.dilation[0] * (KH - 1) - 1) / p.stride[0]) + 1;
-        const OW = Math.floor((W + 2 * p.padding[1] - p.dilation[1] * (KW - 1) - 1) / p.stride[1]) + 1;
+        const OH = Math.floor((H + 2 * p.padding.top - p.dilation[0] * (KH - 1) - 1) / p.stride[0]) + 1;
+        const OW = Math.floor((W + 2 * p.padding.left - p.dilation[1] * (KW - 1) - 1) / p.stride[1]) + 1;
         const x = h.tensor(dt, xs, randVals(numel(xs), [-1, 1], dt));
         const w = h.tensor(dt, wsh, randVals(numel(wsh), [-1, 1], dt));
-        const out = h.empty(dt, [xs[0], OC, OH, OW]);
-        be.conv2d(x, w, out, p);
-        const ref = conv(x, w, p, OH, OW).map((v) => fromStored(dt, toStored(dt, v)));
+        const b = h.tensor(dt, [OC], randVals(OC, [-1, 1], dt));
         const [rtol, atol] = TOL[dt];
-        t.equal(mismatch(h.read(out), ref, rtol * 4, atol * 8), null, `${dt} ${name}${dt === 'int32' ? ' (direct kernel)' : ''}`);
+        for (const bias of [null, b]) {
+          const out = h.empty(dt, [xs[0], OC, OH, OW]);
+          t.equal(be.conv2d(x, w, bias, out, p), true, `${dt} ${name}${bias ? ' + bias' : ''}: taken`);
+          const ref = conv(x, w, p, OH, OW, bias).map((v) => fromStored(dt, toStored(dt, v)));
+          t.equal(mismatch(h.read(out), ref, rtol * 4, atol * 8), null, `${dt} ${name}${bias ? ' + bias' : ''}${dt === 'int32' ? ' (direct kernel)' : ''}`);
+        }
       }
     }
     // a channels-last (strided) input
@@ -816,9 +823,13 @@ async function backendSuite(t: Test, be: Backend, opts: { full: boolean }): Prom
     const xv = permute(x, [0, 3, 1, 2]);
     const w = h.tensor('float32', [2, 3, 3, 3], randVals(54, [-1, 1], 'float32'));
     const out = h.empty('float32', [2, 2, 5, 5]);
-    const p: Conv2dParams = { stride: [1, 1], padding: [1, 1], dilation: [1, 1], groups: 1 };
-    be.conv2d(xv, w, out, p);
+    const p: Conv2dParams = { stride: [1, 1], padding: pads(1, 1), dilation: [1, 1], groups: 1 };
+    be.conv2d(xv, w, null, out, p);
     t.equal(mismatch(h.read(out), conv(xv, w, p, 5, 5), 1e-4, 1e-5), null, 'strided (NHWC) input');
+    // asymmetric ('same' with an even kernel): cuDNN takes one padding per dim, so the frontend's composite runs
+    const asym: Conv2dParams = { stride: [1, 1], padding: { top: 0, bottom: 1, left: 1, right: 1 }, dilation: [1, 1], groups: 1 };
+    t.equal(be.conv2d(xv, h.tensor('float32', [2, 3, 2, 3], randVals(36, [-1, 1], 'float32')), null, h.empty('float32', [2, 2, 5, 5]), asym), false,
+      'asymmetric padding declined');
   });
 
   await t.test('allocator: free lists reuse buffers; stats and emptyCache', async (t) => {
@@ -839,6 +850,56 @@ async function backendSuite(t: Test, be: Backend, opts: { full: boolean }): Prom
   });
 }
 
+/**
+ * The frontend's F.conv2d on a cuda device (the registry's `device`, whose backend is `be`): the
+ * forward is one conv2d op through Backend.conv2d (cuDNN), the gradients come from the composite
+ * ops (cuda has no backward hooks), and both agree with the cpu; asymmetric padding is declined
+ * and runs as the composite.
+ */
+async function frontendConvSuite(t: Test, device: string, be: Backend): Promise<void> {
+  if (!be.conv2d) return void t.pass('no conv2d hook on this device (cuDNN not found); F.conv2d runs the composite form');
+  const hook = be.conv2d;
+  const calls: boolean[] = [];
+  const own = be as { conv2d?: Backend['conv2d'] };
+  own.conv2d = (...a) => { const r = hook.apply(be, a); calls.push(r); return r; };
+  try {
+    const cases: [string, number[], number[], Record<string, unknown>, boolean][] = [
+      // name, x, w, options, whether the hook takes it
+      ['3x3 pad 1 + bias', [2, 3, 6, 5], [4, 3, 3, 3], { padding: 1 }, true],
+      ['stride, dilation, groups + bias', [3, 4, 7, 6], [6, 2, 3, 2], { stride: [2, 1], padding: [1, 2], dilation: [1, 2], groups: 2 }, true],
+      ["asymmetric 'same' (declined)", [2, 3, 5, 6], [4, 3, 2, 2], { padding: 'same' }, false],
+    ];
+    for (const [name, xs, ws, o, taken] of cases) {
+      torch.manualSeed(9);
+      const x0 = torch.randn(xs), w0 = torch.randn(ws), b0 = torch.randn([ws[0]]), gy0 = torch.randn([1]);
+      const run = (dev: string) => {
+        const x = x0.to(dev).requiresGrad_(true), w = w0.to(dev).requiresGrad_(true), b = b0.to(dev).requiresGrad_(true);
+        const y = F.conv2d(x, w, b, o as never);
+        y.backward(torch.ones(y.shape).mul(gy0).add(torch.arange(y.numel()).reshape(y.shape).mul(0.01).sin()).to(dev));
+        return { fn: y.gradFn?.name, vals: [y.detach(), x.grad!, w.grad!, b.grad!].map((v) => v.to('cpu')) };
+      };
+      calls.length = 0;
+      const dev = run(device), ref = run('cpu');
+      t.same(calls, [taken], `${name}: the hook was asked once and ${taken ? 'took' : 'declined'} it`);
+      t.equal(dev.fn === 'conv2d', taken, `${name}: ${taken ? 'one conv2d op' : 'the composite ops'} recorded`);
+      ['output', 'input grad', 'weight grad', 'bias grad'].forEach((what, i) => {
+        const diff = dev.vals[i].sub(ref.vals[i]).abs().max().item(), scale = ref.vals[i].abs().max().item();
+        t.ok(diff <= 1e-4 * Math.max(scale, 1), `${name}: ${what} as on the cpu (max diff ${diff.toExponential(2)})`);
+      });
+    }
+    // float64 gradcheck through the hook (first derivatives: hook forward, composite backward)
+    torch.manualSeed(10);
+    const x = torch.randn([2, 2, 4, 3], { dtype: 'float64' }).to(device).requiresGrad_(true);
+    const w = torch.randn([4, 1, 2, 2], { dtype: 'float64' }).to(device).requiresGrad_(true);
+    const b = torch.randn([4], { dtype: 'float64' }).to(device).requiresGrad_(true);
+    calls.length = 0;
+    t.ok(torch.autograd.gradcheck((xx, ww, bb) => F.conv2d(xx, ww, bb, { padding: 1, groups: 2 }), [x, w, b]), 'gradcheck (float64, groups 2)');
+    t.ok(calls.length > 0 && calls.every((c) => c), 'every gradcheck forward went through the hook');
+  } finally {
+    own.conv2d = hook;
+  }
+}
+
 // ---- on a real GPU
 const gpuReason = unavailableReason('cuda');
 if (gpuReason) t.comment(`cuda backend suite on a GPU skipped: ${gpuReason}`);
@@ -846,6 +907,7 @@ t.test('cuda backend on a GPU', { skip: gpuReason ?? false, timeout: 600000 }, a
   const be = getBackend('cuda');
   t.comment(JSON.stringify((be as CudaBackend).info()));
   await backendSuite(t, be, { full: true });
+  await t.test('F.conv2d reaches the conv2d hook', (t) => frontendConvSuite(t, 'cuda', be));
 });
 
 // ---- on the host emulator
@@ -894,6 +956,20 @@ t.test('cuda backend on the host emulator', { skip: built.reason ?? false, timeo
     const bad = hh.tensor('int32', [2], [1, 9]);
     t.throws(() => b3.gather(x, 0, bad, hh.empty('float32', [2])), IndexError);
     t.same(hh.read(x), [1, 2, 3, 4], 'the device keeps working');
+  });
+
+  await t.test('F.conv2d reaches the conv2d hook', async (t) => {
+    if (!gpuReason) return t.pass("a GPU is the registry's cuda device: its suite ran this");
+    // tensors find their backend through the registry, whose cuda factory (the driver search)
+    // found nothing: the emulated device stands in for it. The registry keeps 'cuda:0' bound to
+    // this backend afterwards, so this stays the file's last use of the cuda device.
+    registerBackend(f);
+    try {
+      t.equal(getBackend('cuda:0'), be, "the registry's cuda:0 is the emulated device");
+      await frontendConvSuite(t, 'cuda:0', be);
+    } finally {
+      registerBackend(cudaFactory);
+    }
   });
 
   await t.test('kernel modules are cached on disk', async (t) => {

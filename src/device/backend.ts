@@ -99,8 +99,30 @@ export interface Backend {
   /** Stable sort along dim: values (x's dtype) and int64 indices, both contiguous of x's shape. */
   sort(x: View, dim: number, descending: boolean, values: View, indices: View): void;
 
-  /** Optional fast paths (the composite forms in src/ops are the reference). */
-  conv2d?(x: View, w: View, out: View, p: Conv2dParams): void;
+  // Optional fast paths: the composite forms above the boundary are the reference.
+
+  /**
+   * 2-D convolution (cross-correlation) out = conv(x, w) + b, for the frontend's conv2d op
+   * (src/nn/functional/conv_op.ts; the composite im2col + matmul there is the reference).
+   * x [N, C, H, W] (any strides), w [Cout, C/groups, kh, kw] and b [Cout] (both contiguous, b
+   * may be null), out [N, Cout, OH, OW] (contiguous, fresh: every element must be written).
+   * All of one float dtype; no size is 0 (empty convolutions never get here). Returns false
+   * when it cannot take the views (dtype, shapes, padding it has no kernel for...); the frontend
+   * then discards out and runs the composite.
+   */
+  conv2d?(x: View, w: View, b: View | null, out: View, p: Conv2dParams): boolean;
+  /**
+   * The input gradient of conv2d: gx [N, C, H, W] from gy [N, Cout, OH, OW] and w (gx fresh,
+   * all three contiguous; shapes as in conv2d). Returns false, as conv2d, when not handled.
+   * Only called outside createGraph (the frontend differentiates its composite form there).
+   */
+  conv2dBackwardInput?(gy: View, w: View, gx: View, p: Conv2dParams): boolean;
+  /**
+   * The weight gradient of conv2d: gw [Cout, C/groups, kh, kw] from x (any strides) and gy
+   * (contiguous), and the bias gradient gb [Cout] (the sum of gy over N, OH, OW) when gb is not
+   * null; gw and gb contiguous and fresh. Returns false, as conv2d, when not handled.
+   */
+  conv2dBackwardWeight?(x: View, gy: View, gw: View, gb: View | null, p: Conv2dParams): boolean;
   /**
    * Softmax (log-softmax when `log`) of x along dim into out (same shape and dtype, contiguous).
    * Returns false, doing nothing, when it cannot take these views.
@@ -130,11 +152,20 @@ export interface AdamStepArgs {
   bc2Sqrt: number;
 }
 
+/** The geometry of a 2-D convolution beyond its views' shapes (Backend.conv2d and its backward hooks). */
 export interface Conv2dParams {
+  /** [vertical, horizontal] */
   stride: [number, number];
-  padding: [number, number];
+  /** [vertical, horizontal] */
   dilation: [number, number];
+  /** Channel groups: input channel block g (C/groups wide) feeds output channel block g. */
   groups: number;
+  /**
+   * Implicit zero padding on each side of the input. Not always symmetric: padding='same' with
+   * an even effective kernel puts the odd extra row/column at the bottom/right, as PyTorch does.
+   * OH = floor((H + top + bottom - dilation[0] * (kh - 1) - 1) / stride[0]) + 1, likewise OW.
+   */
+  padding: { top: number; bottom: number; left: number; right: number };
 }
 
 /** What a device module registers: a cheap synchronous probe and a constructor. */

@@ -3,7 +3,7 @@
  * dtype.ts), so the frontend can wrap user arrays without copying, and every kernel is
  * synchronous JS (generated per dtype, see codegen.ts) or OpenBLAS for float matmul.
  */
-import type { Backend, Handle, ReduceOp, View } from '../backend.js';
+import type { Backend, Conv2dParams, Handle, ReduceOp, View } from '../backend.js';
 import { isBoolOp, type BinaryOp, type TernaryOp, type UnaryOp } from '../kernels.js';
 import { registerBackend } from '../registry.js';
 import { allocHost, hostArrayCtor, ITEMSIZE, type DType, type HostArray } from '../../dtype.js';
@@ -20,6 +20,7 @@ import { opExpr } from './codegen.js';
 import { ewEntry, runElementwise, runEntry, type EwEntry, type EwSpec } from './elementwise.js';
 import { copyView, fillView } from './copy.js';
 import { cumsum, reduce } from './reduce.js';
+import * as conv from './conv.js';
 import { gather, scatter, sort } from './indexing.js';
 import { matmul, type MatmulOptions } from './matmul.js';
 import { isContig, isScalarLike, numelOf, planLoops } from './strided.js';
@@ -317,6 +318,16 @@ export class CpuBackend implements Backend {
     sort(x, dim, descending, values, indices);
   }
 
+  // 2-D convolution: the fused native kernels (./conv.ts) for float batches of 2 or more
+  conv2d(x: View, w: View, b: View | null, out: View, p: Conv2dParams): boolean {
+    return conv.conv2d(x, w, b, out, p);
+  }
+  conv2dBackwardInput(gy: View, w: View, gx: View, p: Conv2dParams): boolean {
+    return conv.conv2dBackwardInput(gy, w, gx, p);
+  }
+  conv2dBackwardWeight(x: View, gy: View, gw: View, gb: View | null, p: Conv2dParams): boolean {
+    return conv.conv2dBackwardWeight(x, gy, gw, gb, p);
+  }
 
   private checkCompute(op: string, d: DType): void {
     if (!this.supportsCompute(d)) throw new DTypeError(op, `the cpu device computes ${d} in float32; upcast first`);

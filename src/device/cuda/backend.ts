@@ -116,7 +116,8 @@ export class CudaBackend implements Backend {
   readonly deviceName: string;
   readonly computeCapability: [number, number];
   readonly multiprocessors: number;
-  conv2d?: (x: View, w: View, out: View, p: Conv2dParams) => void;
+  /** Backend.conv2d: cuDNN, with the direct kernel for what cuDNN rejects; only when cuDNN loaded (no backward hooks yet). */
+  conv2d?: (x: View, w: View, b: View | null, out: View, p: Conv2dParams) => boolean;
 
   private readonly d: F.Driver;
   private readonly dev: number;
@@ -191,7 +192,7 @@ export class CudaBackend implements Backend {
     }
     this.errDev = errDev;
     this.errHost = errHost;
-    if (loadCudnn(rt)) this.conv2d = (x, w, out, p) => this.conv2dImpl(x, w, out, p);
+    if (loadCudnn(rt)) this.conv2d = (x, w, b, out, p) => this.conv2dImpl(x, w, b, out, p);
   }
 
   // ---------------- plumbing ----------------
@@ -932,17 +933,27 @@ export class CudaBackend implements Backend {
 
   // ---------------- conv2d ----------------
 
-  private conv2dImpl(x: View, w: View, out: View, p: Conv2dParams): void {
+  private conv2dImpl(x: View, w: View, b: View | null, out: View, p: Conv2dParams): boolean {
+    const pad = p.padding;
+    // cuDNN takes one padding per dim for both sides. The direct kernel would cope (it bounds-
+    // checks every tap), but it is a fallback; the frontend's im2col + cuBLAS is the faster
+    // path for asymmetric ('same' with an even kernel) padding.
+    if (pad.top !== pad.bottom || pad.left !== pad.right) return false;
     this.useCtx();
-    if (numelOf(out.shape) === 0) return;
+    if (numelOf(out.shape) === 0) return true;
     const dt = out.dtype;
-    if ((dt === 'float32' || dt === 'float64' || dt === 'float16' || dt === 'bfloat16') && this.cudnnConv(x, w, out, p)) return;
-    const [N, C, H, W] = x.shape, [OC, , KH, KW] = w.shape, [, , OH, OW] = out.shape;
-    this.params.begin().ptr(this.ptr(x)).ptr(this.ptr(w)).ptr(this.ptr(out)).struct([
-      N, C, H, W, OC, OH, OW, KH, KW, p.stride[0], p.stride[1], p.padding[0], p.padding[1], p.dilation[0], p.dilation[1], p.groups,
-      ...x.strides, ...w.strides, ...out.strides, x.offset, w.offset, out.offset,
-    ]);
-    this.launch(this.fn({ kind: 'conv2d', dt }), this.ewGrid(numelOf(out.shape)), [EW_THREADS, 1, 1], 'conv2d');
+    if (!((dt === 'float32' || dt === 'float64' || dt === 'float16' || dt === 'bfloat16') && this.cudnnConv(x, w, out, p))) {
+      const [N, C, H, W] = x.shape, [OC, , KH, KW] = w.shape, [, , OH, OW] = out.shape;
+      this.params.begin().ptr(this.ptr(x)).ptr(this.ptr(w)).ptr(this.ptr(out)).struct([
+        N, C, H, W, OC, OH, OW, KH, KW, p.stride[0], p.stride[1], pad.top, pad.left, p.dilation[0], p.dilation[1], p.groups,
+        ...x.strides, ...w.strides, ...out.strides, x.offset, w.offset, out.offset,
+      ]);
+      this.launch(this.fn({ kind: 'conv2d', dt }), this.ewGrid(numelOf(out.shape)), [EW_THREADS, 1, 1], 'conv2d');
+    }
+    // the bias as one broadcast add in place (cuDNN's fused bias needs an activation descriptor
+    // and the direct kernel has no bias argument; this is one extra pass over the output)
+    if (b) this.binary('add', out, { handle: b.handle, dtype: b.dtype, shape: out.shape, strides: [0, b.strides[0], 0, 0], offset: b.offset }, out);
+    return true;
   }
 
   private cudnnConv(x: View, w: View, out: View, p: Conv2dParams): boolean {
@@ -989,7 +1000,7 @@ export class CudaBackend implements Backend {
         api.cudnnSetTensor4dDescriptorEx(xd, ddt, xv.shape[0], xv.shape[1], xv.shape[2], xv.shape[3], ...(xv.strides as [number, number, number, number])) === 0 &&
         api.cudnnSetTensor4dDescriptorEx(yd, ddt, out.shape[0], out.shape[1], out.shape[2], out.shape[3], ...(out.strides as [number, number, number, number])) === 0 &&
         api.cudnnSetFilter4dDescriptor(wd, ddt, F.CUDNN_TENSOR_NCHW, wv.shape[0], wv.shape[1], wv.shape[2], wv.shape[3]) === 0 &&
-        api.cudnnSetConvolution2dDescriptor(cd, p.padding[0], p.padding[1], p.stride[0], p.stride[1], p.dilation[0], p.dilation[1], F.CUDNN_CROSS_CORRELATION, cdt) === 0 &&
+        api.cudnnSetConvolution2dDescriptor(cd, p.padding.top, p.padding.left, p.stride[0], p.stride[1], p.dilation[0], p.dilation[1], F.CUDNN_CROSS_CORRELATION, cdt) === 0 &&
         api.cudnnSetConvolutionGroupCount(cd, p.groups) === 0;
       if (!ok) return false;
       if (dt === 'float32' && api.cudnnSetConvolutionMathType) api.cudnnSetConvolutionMathType(cd, F.CUDNN_FMA_MATH);

@@ -10,9 +10,9 @@ import { noGrad, isGradEnabled } from '../../autograd/grad_mode.js';
 import { isFloating, type DType } from '../../dtype.js';
 import { ShapeError, TorchError, DTypeError, IndexError, fmtShape } from '../../errors.js';
 import {
-  unfold2d, unfold2dWithOnes, fold2d, cpuFastPath, maxPoolCpu, maxPoolBackwardCpu, CONV_LAYOUT, BATCH_CONV_LAYOUT, POOL_LAYOUT, type WindowGeom,
+  unfold2d, fold2d, cpuFastPath, maxPoolCpu, maxPoolBackwardCpu, CONV_LAYOUT, POOL_LAYOUT, type WindowGeom,
 } from './windows.js';
-import { conv2dCpu, fusedConvUsable } from './conv_cpu.js';
+import { conv2dOp } from './conv_op.js';
 
 export type IntOrTuple = number | readonly number[];
 
@@ -110,10 +110,10 @@ function checkGroups(op: string, groups: number): number {
   return groups;
 }
 
-/** Convolution of [N, C, H, W] by [Cout, C/groups, kh, kw]: im2col (one strided copy) and one GEMM per group. */
+/** Convolution of [N, C, H, W] by [Cout, C/groups, kh, kw]: checks the geometry, then one conv2d op (see conv_op.ts). */
 function conv2dCore(op: string, x: Tensor, w: Tensor, b: Tensor | null, stride: number[], pads: [number, number][], dilation: number[], groups: number): Tensor {
   const [N, C, H, W] = x.shape;
-  const [Cout, Cg, kh, kw] = w.shape;
+  const [, , kh, kw] = w.shape;
   const [[pt, pb], [pl, pr]] = pads;
   const Hp = H + pt + pb, Wp = W + pl + pr;
   const ekh = dilation[0] * (kh - 1) + 1, ekw = dilation[1] * (kw - 1) + 1;
@@ -121,21 +121,7 @@ function conv2dCore(op: string, x: Tensor, w: Tensor, b: Tensor | null, stride: 
     throw new ShapeError(op, `calculated padded input size per channel: (${Hp} x ${Wp}). Kernel size: (${ekh} x ${ekw}). Kernel size can't be greater than actual input size (input ${fmtShape(x.shape)}, weight ${fmtShape(w.shape)})`);
   const OH = Math.floor((Hp - ekh) / stride[0]) + 1, OW = Math.floor((Wp - ekw) / stride[1]) + 1;
   const g: WindowGeom = { N, C, H, W, kh, kw, sh: stride[0], sw: stride[1], dh: dilation[0], dw: dilation[1], pt, pb, pl, pr, OH, OW };
-  // cpu: fused native kernels (per-image im2col in a scratch buffer + GEMM, images in parallel)
-  if (fusedConvUsable(x, w, N)) return conv2dCpu(x, w, b, g, groups);
-  // [N, C*kh*kw, OH*OW]: one GEMM per image (and group) writes the output directly in NCHW order
-  const K = Cg * kh * kw, L = OH * OW;
-  if (groups === 1 && b) {
-    // the bias rides in the GEMM: [weight | bias] x [windows ; ones]
-    const cols = unfold2dWithOnes(x, g);
-    return ops.matmul(ops.cat([w.reshape(Cout, K), b.view(Cout, 1)], 1), cols).view(N, Cout, OH, OW);
-  }
-  const cols = unfold2d(x, g, BATCH_CONV_LAYOUT);
-  const y = groups === 1
-    ? ops.matmul(w.reshape(Cout, K), cols.view(N, K, L))
-    : ops.matmul(w.reshape(groups, Cout / groups, K), cols.view(N, groups, K, L));
-  const out = y.view(N, Cout, OH, OW);
-  return b ? ops.add(out, b.view(1, Cout, 1, 1)) : out;
+  return conv2dOp(x, w, b, g, groups);
 }
 
 function checkConvArgs(op: string, nd: 1 | 2, x: Tensor, w: Tensor, b: Tensor | null, groups: number, transposed: boolean): void {

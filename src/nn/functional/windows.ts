@@ -59,8 +59,13 @@ function cpuFloat(be: Backend, dtype: string): boolean {
   return fastPaths && be.type === 'cpu' && (dtype === 'float32' || dtype === 'float64');
 }
 let fastPaths = true;
-/** @internal turns the cpu loops off so tests can check the primitive-only path (what other devices run) on cpu. */
+/**
+ * @internal turns the cpu loops off so tests can check the primitive-only path (what devices
+ * without their own window kernels run) on cpu; the backends' conv2d hooks are skipped too.
+ */
 export function _setCpuFastPaths(on: boolean): void { fastPaths = on; }
+/** False while tests run the primitive-only path (see _setCpuFastPaths). */
+export function fastPathsOn(): boolean { return fastPaths; }
 
 /** The range [lo, hi) of output positions o with 0 <= o * stride - pad + k <= n - 1. */
 function validRange(n: number, out: number, stride: number, pad: number, k: number): [number, number] {
