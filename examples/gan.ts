@@ -13,25 +13,21 @@
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as fs from 'node:fs';
-import torch, { nn, optim, DataLoader, Subset, type Tensor } from '../src/index.js';
+import torch, { nn, optim, DataLoader, type Tensor } from '../src/index.js';
+import { fashionMNIST } from './fashion_data.js';
 
 const STEPS = Number(process.env.STEPS ?? 600);
 const BATCH_SIZE = Number(process.env.BATCH_SIZE ?? 64);
 const LR = Number(process.env.LR ?? 2e-4);
-const LIMIT = process.env.LIMIT ? Number(process.env.LIMIT) : null;
 const OUT = process.env.OUT ?? path.join(os.tmpdir(), 'torchlet-gan-samples.pgm');
 const LOG_EVERY = Number(process.env.LOG_EVERY ?? Math.max(1, Math.floor(STEPS / 10)));
 const LATENT = 64;
 
 torch.manualSeed(Number(process.env.SEED ?? 0));
 
-/** 0, 1, ..., n - 1 (Python's range(n)). */
-const range = (n: number): number[] => Array.from({ length: n }, (_, i) => i);
-
 // ---- data: images scaled from [0, 1] to [-1, 1] to match the generator's tanh --------------
-const fullTrain = new torch.datasets.FashionMNIST({ train: true, transform: (img) => img.mul(2).sub(1) });
-// LIMIT: a quick run on the first LIMIT images.
-const trainSet = LIMIT ? new Subset(fullTrain, range(Math.min(LIMIT, fullTrain.length))) : fullTrain;
+// (LIMIT: a quick run on the first LIMIT images)
+const trainSet = fashionMNIST(true, (img) => img.mul(2).sub(1));
 const loader = new DataLoader(trainSet, { batchSize: BATCH_SIZE, shuffle: true, dropLast: true });
 
 /** Batches of real images forever, one epoch after another. */

@@ -10,28 +10,23 @@
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as fs from 'node:fs';
-import torch, { nn, optim, DataLoader, Subset, progress, type Tensor } from '../src/index.js';
+import torch, { nn, optim, DataLoader, progress, type Tensor } from '../src/index.js';
+import { fashionMNIST } from './fashion_data.js';
 
 const EPOCHS = Number(process.env.EPOCHS ?? 2);
 const BATCH_SIZE = Number(process.env.BATCH_SIZE ?? 64);
 const LR = Number(process.env.LR ?? 1e-3);
-const LIMIT = process.env.LIMIT ? Number(process.env.LIMIT) : null;
 
 torch.manualSeed(Number(process.env.SEED ?? 0));
 if (process.env.THREADS) torch.setNumThreads(Number(process.env.THREADS));
 
-/** 0, 1, ..., n - 1 (Python's range(n)). */
-const range = (n: number): number[] => Array.from({ length: n }, (_, i) => i);
-
 // ---- data --------------------------------------------------------------------------------
 // Images come as 1x28x28 float32 in [0, 1]; normalise them with the training set's mean and
-// standard deviation (torchvision's transforms.Normalize((0.2860,), (0.3530,))).
+// standard deviation (torchvision's transforms.Normalize((0.2860,), (0.3530,))). LIMIT: a
+// quick run on the first LIMIT images of each split.
 const normalize = (img: Tensor): Tensor => img.sub(0.2860).div(0.3530);
-const fullTrain = new torch.datasets.FashionMNIST({ train: true, transform: normalize });
-const fullTest = new torch.datasets.FashionMNIST({ train: false, transform: normalize });
-// LIMIT: a quick run on the first LIMIT images of each split.
-const trainSet = LIMIT ? new Subset(fullTrain, range(Math.min(LIMIT, fullTrain.length))) : fullTrain;
-const testSet = LIMIT ? new Subset(fullTest, range(Math.min(LIMIT, fullTest.length))) : fullTest;
+const trainSet = fashionMNIST(true, normalize);
+const testSet = fashionMNIST(false, normalize);
 const trainLoader = new DataLoader(trainSet, { batchSize: BATCH_SIZE, shuffle: true });
 const testLoader = new DataLoader(testSet, { batchSize: 500 });
 console.log(`train: ${trainSet.length} images, test: ${testSet.length} images`);

@@ -6,26 +6,20 @@
  * Environment (for quick runs): EPOCHS (default 2), BATCH_SIZE (64), LR (1e-3),
  * LIMIT (use only the first LIMIT training and test images), SEED (0).
  */
-import torch, { nn, optim, DataLoader, Subset, progress, type Tensor } from '../src/index.js';
+import torch, { nn, optim, DataLoader, progress, type Tensor } from '../src/index.js';
+import { fashionMNIST } from './fashion_data.js';
 
 const EPOCHS = Number(process.env.EPOCHS ?? 2);
 const BATCH_SIZE = Number(process.env.BATCH_SIZE ?? 64);
 const LR = Number(process.env.LR ?? 1e-3);
-const LIMIT = process.env.LIMIT ? Number(process.env.LIMIT) : null;
 
 torch.manualSeed(Number(process.env.SEED ?? 0));
 
-/** 0, 1, ..., n - 1 (Python's range(n)). */
-const range = (n: number): number[] => Array.from({ length: n }, (_, i) => i);
-
 // ---- data --------------------------------------------------------------------------------
 // Items are [image 1x28x28 float32 in [0, 1], label int64], as torchvision's FashionMNIST
-// with transforms.ToTensor().
-const fullTrain = new torch.datasets.FashionMNIST({ train: true });
-const fullTest = new torch.datasets.FashionMNIST({ train: false });
-// LIMIT: a quick run on the first LIMIT images of each split.
-const trainSet = LIMIT ? new Subset(fullTrain, range(Math.min(LIMIT, fullTrain.length))) : fullTrain;
-const testSet = LIMIT ? new Subset(fullTest, range(Math.min(LIMIT, fullTest.length))) : fullTest;
+// with transforms.ToTensor() (LIMIT: a quick run on the first LIMIT images of each split).
+const trainSet = fashionMNIST(true);
+const testSet = fashionMNIST(false);
 const trainLoader = new DataLoader(trainSet, { batchSize: BATCH_SIZE, shuffle: true });
 const testLoader = new DataLoader(testSet, { batchSize: 1000 });
 console.log(`train: ${trainSet.length} images, test: ${testSet.length} images`);

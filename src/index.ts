@@ -6,7 +6,7 @@ import './device/cpu/index.js';
 import './device/webgpu/index.js';
 import './device/cuda/index.js';
 import { Tensor, isTensor } from './tensor.js';
-import * as ops from './ops/index.js';
+import * as torchOps from './torch_ops.js';
 import { noGrad, enableGrad, isGradEnabled, setGradEnabled } from './autograd/grad_mode.js';
 import * as autogradApi from './autograd/api.js';
 import { setDefaultDtype, getDefaultDtype, type DType, promoteTypes, resultType } from './dtype.js';
@@ -28,22 +28,7 @@ import { Dataset, TensorDataset, Subset, ConcatDataset, DataLoader, defaultColla
 export { Tensor, isTensor };
 export type { DType };
 export * from './errors.js';
-export const {
-  tensor, fromBuffer, zeros, ones, full, empty, zerosLike, onesLike, fullLike, emptyLike, randLike, randnLike,
-  arange, linspace, eye, rand, randn, randint, randperm,
-  add, sub, mul, div, pow, neg, abs, sign, exp, log, log1p, expm1, sqrt, rsqrt, sin, cos, tanh, sigmoid, relu, gelu,
-  silu, softplus, erf, clamp, maximum, minimum, floor, ceil, round, trunc, reciprocal, square, remainder, fmod, atan2,
-  eq, ne, lt, le, gt, ge, logicalNot, logicalAnd, logicalOr, logicalXor, isnan, isfinite,
-  matmul, mm, bmm, dot, outer, where, maskedFill, lerp, addcmul, addcdiv,
-  sum, mean, prod, std, norm, logsumexp, amax, amin, argmax, argmin, all, any, cumsum, softmax, logSoftmax, sort, topk,
-  max, min,
-  reshape, view, flatten, unflatten, squeeze, unsqueeze, transpose, t, permute, expand, narrow, select, unfold, split,
-  chunk, unbind, repeat, flip, roll, tril, triu, cat, stack,
-  gather, scatter, scatterAdd, indexSelect, maskedSelect, nonzero, clone, detach,
-} = ops;
-/** torch.var (named `variance` internally since `var` is reserved). */
-export const variance = ops.variance;
-export const concat = ops.cat;
+export * from './torch_ops.js';
 
 export { noGrad, enableGrad, isGradEnabled, setGradEnabled, manualSeed, setDefaultDtype, getDefaultDtype, setDefaultDevice, getDefaultDevice, availableDevices, promoteTypes, resultType };
 export const float32: DType = 'float32', float64: DType = 'float64', float16: DType = 'float16', bfloat16: DType = 'bfloat16';
@@ -97,18 +82,7 @@ export const webgpu = {
 };
 
 const torch = {
-  Tensor, isTensor, ...errors,
-  tensor, fromBuffer, zeros, ones, full, empty, zerosLike, onesLike, fullLike, emptyLike, randLike, randnLike,
-  arange, linspace, eye, rand, randn, randint, randperm,
-  add, sub, mul, div, pow, neg, abs, sign, exp, log, log1p, expm1, sqrt, rsqrt, sin, cos, tanh, sigmoid, relu, gelu,
-  silu, softplus, erf, clamp, maximum, minimum, floor, ceil, round, trunc, reciprocal, square, remainder, fmod, atan2,
-  eq, ne, lt, le, gt, ge, logicalNot, logicalAnd, logicalOr, logicalXor, isnan, isfinite,
-  matmul, mm, bmm, dot, outer, where, maskedFill, lerp, addcmul, addcdiv,
-  sum, mean, prod, var: variance, variance, std, norm, logsumexp, amax, amin, argmax, argmin, all, any, cumsum, softmax,
-  logSoftmax, sort, topk, max, min,
-  reshape, view, flatten, unflatten, squeeze, unsqueeze, transpose, t, permute, expand, narrow, select, unfold, split,
-  chunk, unbind, repeat, flip, roll, tril, triu, cat, concat, stack,
-  gather, scatter, scatterAdd, indexSelect, maskedSelect, nonzero, clone, detach,
+  Tensor, isTensor, ...errors, ...torchOps, var: torchOps.variance,
   noGrad, enableGrad, isGradEnabled, setGradEnabled, manualSeed, setDefaultDtype, getDefaultDtype, setDefaultDevice,
   getDefaultDevice, availableDevices, setNumThreads, memory, promoteTypes, resultType,
   float32, float64, float16, bfloat16, int32, int64, uint8, bool, float, double, half, long, int,

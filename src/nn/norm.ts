@@ -22,6 +22,21 @@ export interface BatchNormLayerOptions extends FactoryOptions {
   trackRunningStats?: boolean;
 }
 
+/**
+ * Registers a norm layer's affine weight and bias of `shape`, or null placeholders where it has
+ * none (shape null; `bias` false drops only the bias, LayerNorm's bias=False), as PyTorch
+ * registers None so that state dicts and repr agree. Values are set by resetAffine.
+ */
+function registerAffine(m: Module, shape: number[] | null, f: FactoryOptions, bias = true): void {
+  m.registerParameter('weight', shape ? newParam(shape, f) : null);
+  m.registerParameter('bias', shape && bias ? newParam(shape, f) : null);
+}
+/** weight 1, bias 0: the affine transform starts as the identity. */
+function resetAffine(weight: Parameter | null, bias: Parameter | null): void {
+  if (weight) init.ones_(weight);
+  if (bias) init.zeros_(bias);
+}
+
 /** PyTorch's _BatchNorm. */
 abstract class BatchNormBase extends Module {
   numFeatures: number;
@@ -43,13 +58,7 @@ abstract class BatchNormBase extends Module {
     this.affine = opts.affine ?? true;
     this.trackRunningStats = opts.trackRunningStats ?? true;
     const f = { device: opts.device, dtype: opts.dtype };
-    if (this.affine) {
-      this.weight = newParam([numFeatures], f);
-      this.bias = newParam([numFeatures], f);
-    } else {
-      this.registerParameter('weight', null);
-      this.registerParameter('bias', null);
-    }
+    registerAffine(this, this.affine ? [numFeatures] : null, f);
     if (this.trackRunningStats) {
       this.registerBuffer('running_mean', ops.zeros([numFeatures], f));
       this.registerBuffer('running_var', ops.ones([numFeatures], f));
@@ -142,21 +151,10 @@ export class LayerNorm extends Module {
     this.normalizedShape = ns;
     this.eps = opts.eps ?? 1e-5;
     this.elementwiseAffine = opts.elementwiseAffine ?? true;
-    const f = { device: opts.device, dtype: opts.dtype };
-    if (this.elementwiseAffine) {
-      this.weight = newParam(ns, f);
-      if (opts.bias ?? true) this.bias = newParam(ns, f);
-      else this.registerParameter('bias', null);
-    } else {
-      this.registerParameter('weight', null);
-      this.registerParameter('bias', null);
-    }
+    registerAffine(this, this.elementwiseAffine ? ns : null, { device: opts.device, dtype: opts.dtype }, opts.bias ?? true);
     this.resetParameters();
   }
-  resetParameters(): void {
-    if (this.weight) init.ones_(this.weight);
-    if (this.bias) init.zeros_(this.bias);
-  }
+  resetParameters(): void { resetAffine(this.weight, this.bias); }
   override forward(input: Tensor): Tensor { return impl.layerNorm(this._getName(), input, this.normalizedShape, this.weight, this.bias, { eps: this.eps }); }
   override extraRepr(): string { return `${pyTuple(this.normalizedShape)}, eps=${pyFloat(this.eps)}, elementwise_affine=${pyBool(this.elementwiseAffine)}`; }
 }
@@ -178,20 +176,10 @@ export class GroupNorm extends Module {
     if (numChannels % numGroups !== 0) throw new TorchError('GroupNorm', `num_channels (${numChannels}) must be divisible by num_groups (${numGroups})`);
     this.eps = opts.eps ?? 1e-5;
     this.affine = opts.affine ?? true;
-    const f = { device: opts.device, dtype: opts.dtype };
-    if (this.affine) {
-      this.weight = newParam([numChannels], f);
-      this.bias = newParam([numChannels], f);
-    } else {
-      this.registerParameter('weight', null);
-      this.registerParameter('bias', null);
-    }
+    registerAffine(this, this.affine ? [numChannels] : null, { device: opts.device, dtype: opts.dtype });
     this.resetParameters();
   }
-  resetParameters(): void {
-    if (this.weight) init.ones_(this.weight);
-    if (this.bias) init.zeros_(this.bias);
-  }
+  resetParameters(): void { resetAffine(this.weight, this.bias); }
   override forward(input: Tensor): Tensor {
     const op = this._getName();
     impl.checkTensor(op, input);

@@ -18,15 +18,7 @@ const bmmSpec: OpSpec<[]> = {
     if (out.numel() > 0) a._backend.matmul(a._view, b._view, out._view);
     return out;
   },
-  backward: (g, c) => {
-    const [a, b] = c.inputs;
-    // each gradient in its input's layout, as PyTorch: for a column-major input (a transposed
-    // view, as linear's weight.t()) (g^T a)^T rather than a^T g, so the gradient reaching the
-    // weight is contiguous and accumulating it needs no transposing copy
-    const ga = !c.needs[0] ? null : colMajor(a) ? transpose(bmm3(b, transpose(g, 1, 2)), 1, 2) : bmm3(g, transpose(b, 1, 2));
-    const gb = !c.needs[1] ? null : colMajor(b) ? transpose(bmm3(transpose(g, 1, 2), a), 1, 2) : bmm3(transpose(a, 1, 2), g);
-    return [ga, gb];
-  },
+  backward: (g, c) => productGrads(g, c.inputs, c.needs, bmm3, 1),
   save: (needs) => ({ inputs: [...(needs[1] ? [0] : []), ...(needs[0] ? [1] : [])] }),
 };
 function bmm3(a: Tensor, b: Tensor): Tensor { return apply(bmmSpec, [a, b]); }
@@ -49,24 +41,26 @@ const mm2Spec: OpSpec<[]> = {
     if (out.numel() > 0) a._backend.matmul(batchOfOne(a), batchOfOne(b), batchOfOne(out));
     return out;
   },
-  backward: (g, c) => {
-    const [a, b] = c.inputs;
-    // each gradient in its input's layout, as in bmmSpec
-    const ga = !c.needs[0] ? null : colMajor2(a) ? transpose(mm2(b, transpose(g, 0, 1)), 0, 1) : mm2(g, transpose(b, 0, 1));
-    const gb = !c.needs[1] ? null : colMajor2(b) ? transpose(mm2(transpose(g, 0, 1), a), 0, 1) : mm2(transpose(a, 0, 1), g);
-    return [ga, gb];
-  },
+  backward: (g, c) => productGrads(g, c.inputs, c.needs, mm2, 0),
   save: bmmSpec.save,
 };
 function mm2(a: Tensor, b: Tensor): Tensor { return apply(mm2Spec, [a, b]); }
-function colMajor2(x: Tensor): boolean {
-  const [r, c] = x.shape, st = x._strides;
-  return r > 1 && c > 1 && st[0] === 1 && st[1] === r;
+/**
+ * The gradients of a product a b by `prod` (matrices in dims d, d + 1), each in its input's
+ * layout, as PyTorch: for a column-major input (a transposed view, as linear's weight.t())
+ * (g^T a)^T rather than a^T g, so the gradient reaching the weight is contiguous and
+ * accumulating it needs no transposing copy.
+ */
+function productGrads(g: Tensor, [a, b]: Tensor[], needs: readonly boolean[], prod: (x: Tensor, y: Tensor) => Tensor, d: number): [Tensor | null, Tensor | null] {
+  const t = (x: Tensor) => transpose(x, d, d + 1);
+  const ga = !needs[0] ? null : colMajor(a, d) ? t(prod(b, t(g))) : prod(g, t(b));
+  const gb = !needs[1] ? null : colMajor(b, d) ? t(prod(t(g), a)) : prod(t(a), g);
+  return [ga, gb];
 }
-/** A [B, R, C] view whose matrices are stored column by column (a transpose of contiguous ones). */
-function colMajor(x: Tensor): boolean {
-  const [, r, c] = x.shape, st = x._strides;
-  return r > 1 && c > 1 && st[1] === 1 && st[2] === r;
+/** Whether x's matrices (dims d, d + 1) are stored column by column (a transpose of contiguous ones). */
+function colMajor(x: Tensor, d: number): boolean {
+  const r = x.shape[d], c = x.shape[d + 1], st = x._strides;
+  return r > 1 && c > 1 && st[d] === 1 && st[d + 1] === r;
 }
 
 function prep(op: string, a: Tensor, b: Tensor): [Tensor, Tensor] {

@@ -2,7 +2,7 @@
 import type { Tensor } from '../tensor.js';
 import { fullLike } from '../ops/creation.js';
 import { fusable, hostArray, bump, adagradKernel } from './fused.js';
-import { Optimizer, checkNonNegative, checkBool, checkOptionKeys, type Params, type ParamGroup } from './optimizer.js';
+import { Optimizer, checkNonNegative, checkBool, withDefaults, decayedGradient, type Params, type ParamGroup } from './optimizer.js';
 
 export interface AdagradOptions {
   lr?: number;
@@ -13,28 +13,16 @@ export interface AdagradOptions {
   maximize?: boolean;
 }
 
-const KEYS = ['lr', 'lrDecay', 'weightDecay', 'initialAccumulatorValue', 'eps', 'maximize'] as const;
+const DEFAULTS: Required<AdagradOptions> = { lr: 1e-2, lrDecay: 0, weightDecay: 0, initialAccumulatorValue: 0, eps: 1e-10, maximize: false };
 
 export class Adagrad extends Optimizer {
   constructor(params: Params, opts: AdagradOptions = {}) {
-    checkOptionKeys('Adagrad', opts, KEYS);
-    super(params, {
-      lr: opts.lr ?? 1e-2,
-      lrDecay: opts.lrDecay ?? 0,
-      weightDecay: opts.weightDecay ?? 0,
-      initialAccumulatorValue: opts.initialAccumulatorValue ?? 0,
-      eps: opts.eps ?? 1e-10,
-      maximize: opts.maximize ?? false,
-    }, 'Adagrad');
+    super(params, withDefaults('Adagrad', opts, DEFAULTS), 'Adagrad');
   }
 
   protected override validateGroup(g: ParamGroup): void {
-    checkNonNegative('Adagrad', 'learning rate', g.lr);
-    checkNonNegative('Adagrad', 'lr_decay value', g.lrDecay);
-    checkNonNegative('Adagrad', 'weight_decay value', g.weightDecay);
-    checkNonNegative('Adagrad', 'initial_accumulator_value value', g.initialAccumulatorValue);
-    checkNonNegative('Adagrad', 'epsilon value', g.eps);
-    checkBool('Adagrad', 'maximize', g.maximize);
+    checkNonNegative('Adagrad', g, ['lr', 'lrDecay', 'weightDecay', 'initialAccumulatorValue', 'eps']);
+    checkBool('Adagrad', g, ['maximize']);
   }
 
   /** As PyTorch, the state (step 0, sum = initialAccumulatorValue) exists from construction. */
@@ -68,14 +56,7 @@ export class Adagrad extends Optimizer {
           continue;
         }
       }
-      let d: Tensor = grad;
-      let own = false;
-      if (maximize) { d = d.neg(); own = true; }
-      if (wd !== 0) {
-        const nd = d.add(p, { alpha: wd });
-        if (own) d.dispose();
-        d = nd; own = true;
-      }
+      const { d, own } = decayedGradient(p, grad, maximize, wd);
       sum.addcmul_(d, d, { value: 1 });
       const std = sum.sqrt().add_(eps);
       p.addcdiv_(d, std, { value: -clr });

@@ -4,7 +4,7 @@ import { zerosLike } from '../ops/creation.js';
 import { maximum } from '../ops/elementwise.js';
 import { TorchError } from '../errors.js';
 import { fusable, hostArray, bump, adamKernel, fusedUpdatesEnabled } from './fused.js';
-import { Optimizer, checkNonNegative, checkBool, checkOptionKeys, type Params, type ParamGroup } from './optimizer.js';
+import { Optimizer, checkNonNegative, checkBool, withDefaults, decayedGradient, type Params, type ParamGroup } from './optimizer.js';
 
 export interface AdamOptions {
   lr?: number;
@@ -15,18 +15,18 @@ export interface AdamOptions {
   maximize?: boolean;
 }
 
-const KEYS = ['lr', 'betas', 'eps', 'weightDecay', 'amsgrad', 'maximize'] as const;
+const ADAM_DEFAULTS: Required<AdamOptions> = { lr: 1e-3, betas: [0.9, 0.999], eps: 1e-8, weightDecay: 0, amsgrad: false, maximize: false };
+/** AdamW's defaults differ from Adam's only in the weight decay (PyTorch's 1e-2). */
+const ADAMW_DEFAULTS: Required<AdamOptions> = { ...ADAM_DEFAULTS, weightDecay: 1e-2 };
 
 function validateAdam(name: string, g: ParamGroup): void {
-  checkNonNegative(name, 'learning rate', g.lr);
-  checkNonNegative(name, 'epsilon value', g.eps);
+  checkNonNegative(name, g, ['lr', 'eps']);
   const b = g.betas;
   if (!Array.isArray(b) || b.length !== 2) throw new TorchError(name, `betas must be a pair [beta1, beta2], got ${String(b)}`);
   for (let i = 0; i < 2; i++)
     if (typeof b[i] !== 'number' || !(b[i] >= 0 && b[i] < 1)) throw new TorchError(name, `Invalid beta parameter at index ${i}: ${String(b[i])} (betas must be in [0, 1))`);
-  checkNonNegative(name, 'weight_decay value', g.weightDecay);
-  checkBool(name, 'amsgrad', g.amsgrad);
-  checkBool(name, 'maximize', g.maximize);
+  checkNonNegative(name, g, ['weightDecay']);
+  checkBool(name, g, ['amsgrad', 'maximize']);
 }
 
 /** The shared update; `decoupled` is AdamW's weight decay (param *= 1 - lr * wd). */
@@ -72,17 +72,8 @@ function adamUpdate(g: ParamGroup, decoupled: boolean, stateOf: (p: Tensor) => R
         continue;
       }
     }
-    let d: Tensor = grad;
-    let own = false;
-    if (maximize) { d = d.neg(); own = true; }
-    if (wd !== 0) {
-      if (decoupled) p.mul_(1 - lr * wd);
-      else {
-        const nd = d.add(p, { alpha: wd });
-        if (own) d.dispose();
-        d = nd; own = true;
-      }
-    }
+    if (decoupled && wd !== 0) p.mul_(1 - lr * wd);
+    const { d, own } = decayedGradient(p, grad, maximize, decoupled ? 0 : wd);
     expAvg.lerp_(d, 1 - beta1);
     expAvgSq.mul_(beta2).addcmul_(d, d, { value: 1 - beta2 });
     let second = expAvgSq;
@@ -102,15 +93,7 @@ function adamUpdate(g: ParamGroup, decoupled: boolean, stateOf: (p: Tensor) => R
 
 export class Adam extends Optimizer {
   constructor(params: Params, opts: AdamOptions = {}) {
-    checkOptionKeys('Adam', opts, KEYS);
-    super(params, {
-      lr: opts.lr ?? 1e-3,
-      betas: opts.betas ? [...opts.betas] : [0.9, 0.999],
-      eps: opts.eps ?? 1e-8,
-      weightDecay: opts.weightDecay ?? 0,
-      amsgrad: opts.amsgrad ?? false,
-      maximize: opts.maximize ?? false,
-    }, 'Adam');
+    super(params, withDefaults('Adam', opts, ADAM_DEFAULTS), 'Adam');
   }
   protected override validateGroup(g: ParamGroup): void { validateAdam('Adam', g); }
   protected override updateGroup(g: ParamGroup): void { adamUpdate(g, false, (p) => this.stateOf(p)); }
@@ -118,15 +101,7 @@ export class Adam extends Optimizer {
 
 export class AdamW extends Optimizer {
   constructor(params: Params, opts: AdamOptions = {}) {
-    checkOptionKeys('AdamW', opts, KEYS);
-    super(params, {
-      lr: opts.lr ?? 1e-3,
-      betas: opts.betas ? [...opts.betas] : [0.9, 0.999],
-      eps: opts.eps ?? 1e-8,
-      weightDecay: opts.weightDecay ?? 1e-2,
-      amsgrad: opts.amsgrad ?? false,
-      maximize: opts.maximize ?? false,
-    }, 'AdamW');
+    super(params, withDefaults('AdamW', opts, ADAMW_DEFAULTS), 'AdamW');
   }
   protected override validateGroup(g: ParamGroup): void { validateAdam('AdamW', g); }
   protected override updateGroup(g: ParamGroup): void { adamUpdate(g, true, (p) => this.stateOf(p)); }

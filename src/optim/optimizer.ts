@@ -42,13 +42,24 @@ export function snakeToCamel(k: string): string {
   return k.replace(/(?<=[A-Za-z0-9])_([a-z0-9])/g, (_, c: string) => c.toUpperCase());
 }
 
-/** Validation helpers shared by the optimizers (messages as PyTorch's, plus what is allowed). */
-export function checkNonNegative(op: string, what: string, v: unknown): void {
-  if (typeof v !== 'number' || Number.isNaN(v) || v < 0)
-    throw new TorchError(op, `Invalid ${what}: ${String(v)} (it must be a number >= 0)`);
+/** Options whose PyTorch message names them other than `<snake_name> value`. */
+const OPTION_LABELS: Record<string, string> = { lr: 'learning rate', eps: 'epsilon value' };
+
+/**
+ * Checks that each named option of a group is a number >= 0, in the order given (the first bad
+ * one is reported, with PyTorch's wording: "Invalid weight_decay value: -1").
+ */
+export function checkNonNegative(op: string, g: ParamGroup, keys: readonly string[]): void {
+  for (const k of keys) {
+    const v = g[k];
+    if (typeof v !== 'number' || Number.isNaN(v) || v < 0)
+      throw new TorchError(op, `Invalid ${OPTION_LABELS[k] ?? `${camelToSnake(k)} value`}: ${String(v)} (it must be a number >= 0)`);
+  }
 }
-export function checkBool(op: string, key: string, v: unknown): void {
-  if (typeof v !== 'boolean') throw new TorchError(op, `option ${key} must be a boolean, got ${String(v)}`);
+/** Checks that each named option of a group is a boolean (PyTorch would take any truthy value; we refuse the typo). */
+export function checkBool(op: string, g: ParamGroup, keys: readonly string[]): void {
+  for (const k of keys)
+    if (typeof g[k] !== 'boolean') throw new TorchError(op, `option ${k} must be a boolean, got ${String(g[k])}`);
 }
 
 type StepClosure = () => Tensor | number | void | null | undefined;
@@ -281,6 +292,41 @@ export abstract class Optimizer {
 
 /** PyTorch implementation switches accepted (so ported code runs) and ignored: torchlet has one implementation. */
 const PYTORCH_ONLY_OPTIONS = ['foreach', 'fused', 'capturable', 'differentiable'];
+
+/**
+ * The defaults an optimizer's constructor hands to Optimizer: each option as given, else the
+ * optimizer's default. The option names are the keys of `defaults`, so the table that gives
+ * the defaults is also the one that says which options exist; unknown names throw before any
+ * default is filled in. Arrays (Adam's betas) are copied, so the caller's array or the shared
+ * defaults table cannot change the optimizer afterwards.
+ */
+export function withDefaults<T extends object>(op: string, opts: T | undefined, defaults: Required<T>): Record<string, unknown> {
+  checkOptionKeys(op, opts, Object.keys(defaults));
+  const given = (opts ?? {}) as Record<string, unknown>;
+  const out: Record<string, unknown> = {};
+  for (const [k, d] of Object.entries(defaults)) {
+    const v = given[k] ?? d;
+    out[k] = Array.isArray(v) || ArrayBuffer.isView(v) ? [...(v as Iterable<unknown>)] : v;
+  }
+  return out;
+}
+
+/**
+ * The tensor-op path's update direction: the gradient, negated under `maximize`, plus
+ * `weightDecay * p` (L2 penalty), in PyTorch's order. `own` is true when `d` is a temporary
+ * of this step, which the caller disposes when done; false when it is the gradient itself.
+ */
+export function decayedGradient(p: Tensor, grad: Tensor, maximize: boolean, weightDecay: number): { d: Tensor; own: boolean } {
+  let d = grad;
+  let own = false;
+  if (maximize) { d = d.neg(); own = true; }
+  if (weightDecay !== 0) {
+    const nd = d.add(p, { alpha: weightDecay });
+    if (own) d.dispose();
+    d = nd; own = true;
+  }
+  return { d, own };
+}
 
 /** Throws for constructor options the optimizer does not know (with a hint for snake_case names). */
 export function checkOptionKeys(op: string, opts: object | undefined, allowed: readonly string[]): void {

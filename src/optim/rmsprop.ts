@@ -2,7 +2,7 @@
 import type { Tensor } from '../tensor.js';
 import { zerosLike } from '../ops/creation.js';
 import { fusable, hostArray, bump, rmspropKernel } from './fused.js';
-import { Optimizer, checkNonNegative, checkBool, checkOptionKeys, type Params, type ParamGroup } from './optimizer.js';
+import { Optimizer, checkNonNegative, checkBool, withDefaults, decayedGradient, type Params, type ParamGroup } from './optimizer.js';
 
 export interface RMSpropOptions {
   lr?: number;
@@ -14,30 +14,16 @@ export interface RMSpropOptions {
   maximize?: boolean;
 }
 
-const KEYS = ['lr', 'alpha', 'eps', 'weightDecay', 'momentum', 'centered', 'maximize'] as const;
+const DEFAULTS: Required<RMSpropOptions> = { lr: 1e-2, alpha: 0.99, eps: 1e-8, weightDecay: 0, momentum: 0, centered: false, maximize: false };
 
 export class RMSprop extends Optimizer {
   constructor(params: Params, opts: RMSpropOptions = {}) {
-    checkOptionKeys('RMSprop', opts, KEYS);
-    super(params, {
-      lr: opts.lr ?? 1e-2,
-      alpha: opts.alpha ?? 0.99,
-      eps: opts.eps ?? 1e-8,
-      weightDecay: opts.weightDecay ?? 0,
-      momentum: opts.momentum ?? 0,
-      centered: opts.centered ?? false,
-      maximize: opts.maximize ?? false,
-    }, 'RMSprop');
+    super(params, withDefaults('RMSprop', opts, DEFAULTS), 'RMSprop');
   }
 
   protected override validateGroup(g: ParamGroup): void {
-    checkNonNegative('RMSprop', 'learning rate', g.lr);
-    checkNonNegative('RMSprop', 'epsilon value', g.eps);
-    checkNonNegative('RMSprop', 'momentum value', g.momentum);
-    checkNonNegative('RMSprop', 'weight_decay value', g.weightDecay);
-    checkNonNegative('RMSprop', 'alpha value', g.alpha);
-    checkBool('RMSprop', 'centered', g.centered);
-    checkBool('RMSprop', 'maximize', g.maximize);
+    checkNonNegative('RMSprop', g, ['lr', 'eps', 'momentum', 'weightDecay', 'alpha']);
+    checkBool('RMSprop', g, ['centered', 'maximize']);
   }
 
   protected override updateGroup(g: ParamGroup): void {
@@ -66,14 +52,7 @@ export class RMSprop extends Optimizer {
           continue;
         }
       }
-      let d: Tensor = grad;
-      let own = false;
-      if (maximize) { d = d.neg(); own = true; }
-      if (wd !== 0) {
-        const nd = d.add(p, { alpha: wd });
-        if (own) d.dispose();
-        d = nd; own = true;
-      }
+      const { d, own } = decayedGradient(p, grad, maximize, wd);
       squareAvg.mul_(alpha).addcmul_(d, d, { value: 1 - alpha });
       let avg: Tensor;
       if (centered) {

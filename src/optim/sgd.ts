@@ -3,7 +3,7 @@ import type { Tensor } from '../tensor.js';
 import { TorchError } from '../errors.js';
 import { zerosLike } from '../ops/creation.js';
 import { fusable, hostArray, bump, sgdKernel } from './fused.js';
-import { Optimizer, checkNonNegative, checkBool, checkOptionKeys, type Params, type ParamGroup } from './optimizer.js';
+import { Optimizer, checkNonNegative, checkBool, withDefaults, decayedGradient, type Params, type ParamGroup } from './optimizer.js';
 
 export interface SGDOptions {
   /** learning rate (default 1e-3, as PyTorch 2.x) */
@@ -15,28 +15,17 @@ export interface SGDOptions {
   maximize?: boolean;
 }
 
-const KEYS = ['lr', 'momentum', 'dampening', 'weightDecay', 'nesterov', 'maximize'] as const;
+const DEFAULTS: Required<SGDOptions> = { lr: 1e-3, momentum: 0, dampening: 0, weightDecay: 0, nesterov: false, maximize: false };
 
 export class SGD extends Optimizer {
   constructor(params: Params, opts: SGDOptions = {}) {
-    checkOptionKeys('SGD', opts, KEYS);
-    super(params, {
-      lr: opts.lr ?? 1e-3,
-      momentum: opts.momentum ?? 0,
-      dampening: opts.dampening ?? 0,
-      weightDecay: opts.weightDecay ?? 0,
-      nesterov: opts.nesterov ?? false,
-      maximize: opts.maximize ?? false,
-    }, 'SGD');
+    super(params, withDefaults('SGD', opts, DEFAULTS), 'SGD');
   }
 
   protected override validateGroup(g: ParamGroup): void {
-    checkNonNegative('SGD', 'learning rate', g.lr);
-    checkNonNegative('SGD', 'momentum value', g.momentum);
-    checkNonNegative('SGD', 'weight_decay value', g.weightDecay);
+    checkNonNegative('SGD', g, ['lr', 'momentum', 'weightDecay']);
     if (typeof g.dampening !== 'number' || Number.isNaN(g.dampening)) throw new TorchError('SGD', `Invalid dampening value: ${String(g.dampening)}`);
-    checkBool('SGD', 'nesterov', g.nesterov);
-    checkBool('SGD', 'maximize', g.maximize);
+    checkBool('SGD', g, ['nesterov', 'maximize']);
     if (g.nesterov && (g.momentum <= 0 || g.dampening !== 0))
       throw new TorchError('SGD', `Nesterov momentum requires a momentum and zero dampening (got momentum=${g.momentum}, dampening=${g.dampening})`);
   }
@@ -62,14 +51,7 @@ export class SGD extends Optimizer {
         }
       }
       // d: the update direction; `own` marks temporaries this step made (freed right away)
-      let d: Tensor = grad;
-      let own = false;
-      if (maximize) { d = d.neg(); own = true; }
-      if (wd !== 0) {
-        const nd = d.add(p, { alpha: wd });
-        if (own) d.dispose();
-        d = nd; own = true;
-      }
+      let { d, own } = decayedGradient(p, grad, maximize, wd);
       if (momentum !== 0) {
         const st = this.stateOf(p);
         let buf: Tensor | undefined = st.momentumBuffer;

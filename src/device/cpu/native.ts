@@ -189,6 +189,20 @@ export function nativeBinary(op: string, dtype: DType, mode: number, x: Ptr, xo:
 
 const ndBuf = new Float64Array(1 + 4 * 12);
 /**
+ * The n-d layout as the native unaryNd/binaryNd read it: [nd, shape, then each operand's
+ * strides] for the first `operands` stride lists (out first). One shared buffer: the call that
+ * reads it runs synchronously, before anything can pack the next layout.
+ */
+function packNd(shape: readonly number[], strides: readonly (readonly number[])[], operands: number): Float64Array {
+  const nd = shape.length;
+  const b = ndBuf;
+  b[0] = nd;
+  for (let i = 0; i < nd; i++) b[1 + i] = shape[i];
+  for (let k = 0; k < operands; k++)
+    for (let i = 0; i < nd; i++) b[1 + (k + 1) * nd + i] = strides[k][i];
+  return b;
+}
+/**
  * y = op(x) over a layout already reordered and coalesced (strided.ts planLoops): `strides`
  * lists out's and x's strides for `shape`; the innermost dim must be contiguous in both.
  */
@@ -204,14 +218,7 @@ export function nativeUnaryNd(op: string, dtype: DType, shape: readonly number[]
   if (dt < 0 || (dt === 1 && !UNARY_F64.has(op))) return false;
   const l = load();
   if (l === null) return false;
-  const b = ndBuf;
-  b[0] = nd;
-  for (let i = 0; i < nd; i++) {
-    b[1 + i] = shape[i];
-    b[1 + nd + i] = strides[0][i];
-    b[1 + 2 * nd + i] = strides[1][i];
-  }
-  return l.unaryNd(dt, code, b, x, xo, out, oo) === 1;
+  return l.unaryNd(dt, code, packNd(shape, strides, 2), x, xo, out, oo) === 1;
 }
 /**
  * out = op(x, y) over a broadcasting layout already reordered and coalesced (strided.ts
@@ -230,15 +237,7 @@ export function nativeBinaryNd(op: string, dtype: DType, shape: readonly number[
   if (dt < 0 || (dt === 1 && BINARY_F32_ONLY.has(op))) return false;
   const l = load();
   if (l === null) return false;
-  const b = ndBuf;
-  b[0] = nd;
-  for (let i = 0; i < nd; i++) {
-    b[1 + i] = shape[i];
-    b[1 + nd + i] = strides[0][i];
-    b[1 + 2 * nd + i] = strides[1][i];
-    b[1 + 3 * nd + i] = strides[2][i];
-  }
-  return l.binaryNd(dt, code, b, x, xo, y, yo, out, oo) === 1;
+  return l.binaryNd(dt, code, packNd(shape, strides, 3), x, xo, y, yo, out, oo) === 1;
 }
 
 const REDUCE_CODES: Record<string, number> = { sum: 0, max: 1, min: 2 };
@@ -449,7 +448,7 @@ export function nativeLstmBackward(dtype: DType, N: number, H: number, gates: Pt
   return l !== null && l.bwd(dt, N, H, gates, go, c, co, cp, cpo, gout, goo, gos, dhn, dho, dc, dco, dG, dgo, dgs) === 1;
 }
 
-// ---------------------------------------------------------------- fused conv2d (native/conv.inc.c; used by src/nn/functional/conv_cpu.ts)
+// ---------------------------------------------------------------- fused conv2d (native/conv.inc.c; behind the cpu backend's conv2d hooks, src/device/cpu/conv.ts)
 
 interface ConvLib {
   blas: (path: string) => number;

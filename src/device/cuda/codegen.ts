@@ -94,6 +94,46 @@ export function kernelNames(s: KernelSpec): string[] {
 
 // ---------------- preamble ----------------
 
+/**
+ * float <-> IEEE half in plain C, rounding to nearest even, for where there is no cvt
+ * instruction: the kernels under the host emulator, and the emulator's cuBLAS/cuDNN stand-ins
+ * (testing/emu-sources.ts), which so round exactly as the kernels do. Bit casts are CUDA's
+ * __uint_as_float/__float_as_uint (the emulator defines them); `decl` qualifies each function
+ * and `prefix` starts its name.
+ */
+export const softHalfC = (decl: string, prefix: string): string => String.raw`${decl} float ${prefix}h2f(unsigned short h) {
+  unsigned int s = (unsigned int)(h & 0x8000) << 16, e = (h >> 10) & 0x1f, m = h & 0x3ff, u;
+  if (e == 0) { float f = (float)m * 5.9604644775390625e-8f; return s ? -f : f; }
+  if (e == 31) u = s | 0x7f800000u | (m << 13);
+  else u = s | ((e + 112) << 23) | (m << 13);
+  return __uint_as_float(u);
+}
+${decl} unsigned short ${prefix}f2h(float f) {
+  unsigned int x = __float_as_uint(f), sign = (x >> 16) & 0x8000, mant = x & 0x7fffff;
+  int e = (int)((x >> 23) & 0xff);
+  if (e == 0xff) return (unsigned short)(sign | 0x7c00 | (mant ? 0x200 : 0));
+  e = e - 127 + 15;
+  if (e >= 0x1f) return (unsigned short)(sign | 0x7c00);
+  if (e <= 0) {
+    if (e < -10) return (unsigned short)sign;
+    mant |= 0x800000;
+    unsigned int shift = (unsigned int)(14 - e), h = mant >> shift, rem = mant & ((1u << shift) - 1), half = 1u << (shift - 1);
+    if (rem > half || (rem == half && (h & 1))) h++;
+    return (unsigned short)(sign | h);
+  }
+  unsigned int h = sign | ((unsigned int)e << 10) | (mant >> 13), rem = mant & 0x1fff;
+  if (rem > 0x1000 || (rem == 0x1000 && (h & 1))) h++;
+  return (unsigned short)h;
+}`;
+/** float <-> bfloat16 in C (round to nearest even; a NaN stays a quiet NaN), shared as softHalfC is. */
+export const bfloat16C = (decl: string, prefix: string): string => String.raw`${decl} float ${prefix}bf2f(unsigned short b) { return __uint_as_float(((unsigned int)b) << 16); }
+${decl} unsigned short ${prefix}f2bf(float f) {
+  unsigned int u = __float_as_uint(f);
+  if ((u & 0x7fffffffu) > 0x7f800000u) return (unsigned short)((u >> 16) | 0x40);
+  u += 0x7fffu + ((u >> 16) & 1u);
+  return (unsigned short)(u >> 16);
+}`;
+
 const storeOverloads = (name: string, body: (v: string, from: 'float' | 'double' | 'long long') => string, ret: string) =>
   (['float', 'double', 'long long'] as const)
     .map((t) => `__device__ __forceinline__ ${ret} tl_st_${name}(${t} v) { ${body('v', t)} }`)
@@ -123,41 +163,12 @@ __device__ __forceinline__ long long tl_minll(long long a, long long b) { return
 
 // ---- 16-bit floats (stored as raw unsigned short) ----
 #ifdef TL_HOST_EMU
-__device__ __forceinline__ float tl_h2f(unsigned short h) {
-  unsigned int s = (unsigned int)(h & 0x8000) << 16, e = (h >> 10) & 0x1f, m = h & 0x3ff, u;
-  if (e == 0) { float f = (float)m * 5.9604644775390625e-8f; return s ? -f : f; }
-  if (e == 31) u = s | 0x7f800000u | (m << 13);
-  else u = s | ((e + 112) << 23) | (m << 13);
-  return __uint_as_float(u);
-}
-__device__ __forceinline__ unsigned short tl_f2h(float f) {
-  unsigned int x = __float_as_uint(f), sign = (x >> 16) & 0x8000, mant = x & 0x7fffff;
-  int e = (int)((x >> 23) & 0xff);
-  if (e == 0xff) return (unsigned short)(sign | 0x7c00 | (mant ? 0x200 : 0));
-  e = e - 127 + 15;
-  if (e >= 0x1f) return (unsigned short)(sign | 0x7c00);
-  if (e <= 0) {
-    if (e < -10) return (unsigned short)sign;
-    mant |= 0x800000;
-    unsigned int shift = (unsigned int)(14 - e), h = mant >> shift, rem = mant & ((1u << shift) - 1), half = 1u << (shift - 1);
-    if (rem > half || (rem == half && (h & 1))) h++;
-    return (unsigned short)(sign | h);
-  }
-  unsigned int h = sign | ((unsigned int)e << 10) | (mant >> 13), rem = mant & 0x1fff;
-  if (rem > 0x1000 || (rem == 0x1000 && (h & 1))) h++;
-  return (unsigned short)h;
-}
+${softHalfC('__device__ __forceinline__', 'tl_')}
 #else
 __device__ __forceinline__ float tl_h2f(unsigned short h) { float f; asm("cvt.f32.f16 %0, %1;" : "=f"(f) : "h"(h)); return f; }
 __device__ __forceinline__ unsigned short tl_f2h(float f) { unsigned short h; asm("cvt.rn.f16.f32 %0, %1;" : "=h"(h) : "f"(f)); return h; }
 #endif
-__device__ __forceinline__ float tl_bf2f(unsigned short b) { return __uint_as_float(((unsigned int)b) << 16); }
-__device__ __forceinline__ unsigned short tl_f2bf(float f) {
-  unsigned int u = __float_as_uint(f);
-  if ((u & 0x7fffffffu) > 0x7f800000u) return (unsigned short)((u >> 16) | 0x40);
-  u += 0x7fffu + ((u >> 16) & 1u);
-  return (unsigned short)(u >> 16);
-}
+${bfloat16C('__device__ __forceinline__', 'tl_')}
 
 // ---- loads: storage -> compute value ----
 __device__ __forceinline__ float tl_ld_f32(float v) { return v; }

@@ -19,7 +19,7 @@ export interface CudaRuntime {
   deviceCount: number;
   paths: { cuda: string; nvrtc: string; cublas?: string; cudnn?: string };
   opts: SearchOptions;
-  /** Loaded lazily by optionalLibs(). */
+  /** Loaded lazily by loadCublas/loadCudnn (undefined: not tried yet; null: unavailable, the note says why). */
   cublas?: Cublas | null;
   cublasNote?: string;
   cudnn?: Cudnn | null;
@@ -111,61 +111,73 @@ function probeInner(opts: SearchOptions): Probe {
 
 const truthy = (v: string | undefined) => v !== undefined && v !== '' && v !== '0' && v.toLowerCase() !== 'false';
 
-/** Loads cuBLAS (for matmul) once; sets rt.cublas to null with a note when unavailable. */
-export function loadCublas(rt: CudaRuntime): Cublas | null {
-  if (rt.cublas !== undefined) return rt.cublas;
+/** How loadOptional finds, checks and binds one optional library (cuBLAS, cuDNN). */
+interface OptionalLib<T> {
+  /** Its name in messages. */
+  label: string;
+  /** Sibling libraries it links against (unversioned names; the candidate's soname major is appended), made resident first. */
+  siblings: string[];
+  bind: (lib: Loaded['lib']) => { api: T; missing: string[] };
+  /** Why a library that lacks functions we bind is passed over. */
+  lacks: string;
+  order?: (c: Candidate[]) => Candidate[];
+  /** Runs just before the search (after the cache and the disable switch). */
+  before?: () => void;
+}
+
+/**
+ * Loads an optional library once: the result (the bound API, or null with a one-line note
+ * saying why) stays on the runtime, so later calls and cudaInfo() read it back.
+ * TORCHLET_CUDA_DISABLE_<NAME> turns it off.
+ */
+function loadOptional<K extends 'cublas' | 'cudnn'>(rt: CudaRuntime, name: K, lib: OptionalLib<NonNullable<CudaRuntime[K]>>): NonNullable<CudaRuntime[K]> | null {
+  const cached = rt[name];
+  if (cached !== undefined) return cached ?? null; // null: tried before and unavailable
+  const note = `${name}Note` as const;
+  const disable = `TORCHLET_CUDA_DISABLE_${name.toUpperCase()}`;
   const env = rt.opts.env ?? process.env;
-  if (truthy(env.TORCHLET_CUDA_DISABLE_CUBLAS)) {
-    rt.cublas = null;
-    rt.cublasNote = 'disabled by TORCHLET_CUDA_DISABLE_CUBLAS';
+  if (truthy(env[disable])) {
+    rt[name] = null;
+    rt[note] = `disabled by ${disable}`;
     return null;
   }
-  const driverMajor = Math.floor(rt.driverVersion / 1000);
-  const r = loadFirst(LIBS.cublas, rt.opts, {
-    order: preferCompatible(driverMajor),
+  lib.before?.();
+  const r = loadFirst(LIBS[name], rt.opts, {
+    order: lib.order,
     preload: (dir, c) => {
       const m = sonameMajor(c.name);
-      preloadSiblings(dir, [m ? `libcublasLt.so.${m}` : 'libcublasLt.so'], rt.opts.readdir);
+      preloadSiblings(dir, lib.siblings.map((p) => (m ? `${p}.${m}` : p)), rt.opts.readdir);
     },
-    accept: (l: Loaded) => (bindCublas(l.lib).missing.length ? 'missing cublasGemmStridedBatchedEx' : null),
+    accept: (l: Loaded) => (lib.bind(l.lib).missing.length ? lib.lacks : null),
   });
   if (!r.loaded) {
-    rt.cublas = null;
-    rt.cublasNote = r.found ? `cuBLAS could not be loaded: ${r.errors.join('; ')}` : 'cuBLAS was not found';
+    rt[name] = null;
+    rt[note] = r.found ? `${lib.label} could not be loaded: ${r.errors.join('; ')}` : `${lib.label} was not found`;
     return null;
   }
-  rt.paths.cublas = r.loaded.path;
-  rt.cublas = bindCublas(r.loaded.lib).api;
-  return rt.cublas;
+  rt.paths[name] = r.loaded.path;
+  const api = lib.bind(r.loaded.lib).api;
+  rt[name] = api;
+  return api;
+}
+
+/** Loads cuBLAS (for matmul) once; sets rt.cublas to null with a note when unavailable. */
+export function loadCublas(rt: CudaRuntime): Cublas | null {
+  return loadOptional(rt, 'cublas', {
+    label: 'cuBLAS', siblings: ['libcublasLt.so'], bind: bindCublas, lacks: 'missing cublasGemmStridedBatchedEx',
+    order: preferCompatible(Math.floor(rt.driverVersion / 1000)),
+  });
 }
 
 const CUDNN_SUBLIBS = ['libcudnn_graph.so', 'libcudnn_engines_precompiled.so', 'libcudnn_engines_runtime_compiled.so', 'libcudnn_heuristic.so', 'libcudnn_ops.so', 'libcudnn_cnn.so', 'libcudnn_ops_infer.so', 'libcudnn_cnn_infer.so'];
 
 /** Loads cuDNN (for conv2d) once; null with a note when unavailable. */
 export function loadCudnn(rt: CudaRuntime): Cudnn | null {
-  if (rt.cudnn !== undefined) return rt.cudnn;
-  const env = rt.opts.env ?? process.env;
-  if (truthy(env.TORCHLET_CUDA_DISABLE_CUDNN)) {
-    rt.cudnn = null;
-    rt.cudnnNote = 'disabled by TORCHLET_CUDA_DISABLE_CUDNN';
-    return null;
-  }
-  loadCublas(rt); // cuDNN's engines link against cuBLAS(Lt); have it resident first
-  const r = loadFirst(LIBS.cudnn, rt.opts, {
-    preload: (dir, c) => {
-      const m = sonameMajor(c.name);
-      preloadSiblings(dir, CUDNN_SUBLIBS.map((p) => (m ? `${p}.${m}` : p)), rt.opts.readdir);
-    },
-    accept: (l: Loaded) => (bindCudnn(l.lib).missing.length ? 'missing legacy convolution functions' : null),
+  return loadOptional(rt, 'cudnn', {
+    label: 'cuDNN', siblings: CUDNN_SUBLIBS, bind: bindCudnn, lacks: 'missing legacy convolution functions',
+    // cuDNN's engines link against cuBLAS(Lt); have it resident first
+    before: () => { loadCublas(rt); },
   });
-  if (!r.loaded) {
-    rt.cudnn = null;
-    rt.cudnnNote = r.found ? `cuDNN could not be loaded: ${r.errors.join('; ')}` : 'cuDNN was not found';
-    return null;
-  }
-  rt.paths.cudnn = r.loaded.path;
-  rt.cudnn = bindCudnn(r.loaded.lib).api;
-  return rt.cudnn;
 }
 
 export function libDir(p: string): string {

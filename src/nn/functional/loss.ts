@@ -6,7 +6,7 @@
 import { Tensor } from '../../tensor.js';
 import * as ops from '../../ops/index.js';
 import { apply, type OpSpec } from '../../ops/core.js';
-import { isFloating } from '../../dtype.js';
+import { isFloating, type DType } from '../../dtype.js';
 import { TorchError, ShapeError, DTypeError, IndexError, fmtShape } from '../../errors.js';
 
 export type Reduction = 'none' | 'mean' | 'sum';
@@ -105,18 +105,37 @@ function checkIndexTarget(op: string, input: Tensor, target: Tensor, dim: number
     throw new ShapeError(op, `expected target of shape ${fmtShape(want)} (the input's shape ${fmtShape(input.shape)} without the class dim ${dim}), got ${fmtShape(target.shape)}`);
 }
 
+/** The checks and options nllLoss and crossEntropy start with: float input, a target tensor, reduction, ignoreIndex. */
+function classLossOptions(op: string, input: Tensor, target: Tensor, opts: NLLLossOptions): { reduction: string; ignoreIndex: number } {
+  checkFloat(op, 'input', checkTensor(op, 'input', input));
+  checkTensor(op, 'target', target);
+  return { reduction: checkReduction(op, opts.reduction), ignoreIndex: opts.ignoreIndex ?? -100 };
+}
+
+/** Class indices safe to gather with: an ignored target (any value, even out of range) reads class 0 and is masked out later. */
+function safeIndices(target: Tensor, valid: Tensor): Tensor {
+  return ops.where(valid, target, 0).to('int64');
+}
+/** Each target's class weight, shaped as the target. */
+function targetWeights(weight: Tensor, idx: Tensor, target: Tensor): Tensor {
+  return ops.reshape(ops.indexSelect(weight, 0, ops.reshape(idx, [-1])), [...target.shape]);
+}
+/** What a 'mean' divides by, as PyTorch: the summed weights of the targets not ignored (their count when unweighted). */
+function meanDenominator(valid: Tensor, w: Tensor | null, dtype: DType): Tensor {
+  return w ? ops.sum(ops.where(valid, w, 0)) : ops.sum(ops.toDtype(valid, dtype));
+}
+
 /** nll over an input of log-probabilities and class-index target, already checked. */
 function nllCore(logp: Tensor, target: Tensor, dim: number, weight: Tensor | null, ignoreIndex: number, reduction: string): Tensor {
   const valid = ops.ne(target, ignoreIndex);
-  const idx = ops.where(valid, target, 0).to('int64');
+  const idx = safeIndices(target, valid);
   const picked = ops.squeeze(ops.gather(logp, dim, ops.unsqueeze(idx, dim)), dim);
-  const w = weight ? ops.reshape(ops.indexSelect(weight, 0, ops.reshape(idx, [-1])), [...target.shape]) : null;
+  const w = weight ? targetWeights(weight, idx, target) : null;
   // where, not a multiply by the mask: an ignored row may hold -inf
   const loss = ops.where(valid, w ? ops.neg(ops.mul(picked, w)) : ops.neg(picked), 0);
   if (reduction === 'none') return loss;
   if (reduction === 'sum') return ops.sum(loss);
-  const denom = w ? ops.sum(ops.where(valid, w, 0)) : ops.sum(ops.toDtype(valid, logp.dtype));
-  return ops.div(ops.sum(loss), denom);
+  return ops.div(ops.sum(loss), meanDenominator(valid, w, logp.dtype));
 }
 
 // ---------------- classification ----------------
@@ -128,10 +147,7 @@ function nllCore(logp: Tensor, target: Tensor, dim: number, weight: Tensor | nul
  */
 export function nllLoss(input: Tensor, target: Tensor, opts: NLLLossOptions = {}): Tensor {
   const op = 'nllLoss';
-  checkFloat(op, 'input', checkTensor(op, 'input', input));
-  checkTensor(op, 'target', target);
-  const reduction = checkReduction(op, opts.reduction);
-  const ignoreIndex = opts.ignoreIndex ?? -100;
+  const { reduction, ignoreIndex } = classLossOptions(op, input, target, opts);
   const { dim, numClasses } = classDim(op, input);
   checkIndexTarget(op, input, target, dim, false);
   const weight = checkWeight(op, opts.weight, numClasses, input);
@@ -147,10 +163,7 @@ export function nllLoss(input: Tensor, target: Tensor, opts: NLLLossOptions = {}
  */
 export function crossEntropy(input: Tensor, target: Tensor, opts: CrossEntropyOptions = {}): Tensor {
   const op = 'crossEntropy';
-  checkFloat(op, 'input', checkTensor(op, 'input', input));
-  checkTensor(op, 'target', target);
-  const reduction = checkReduction(op, opts.reduction);
-  const ignoreIndex = opts.ignoreIndex ?? -100;
+  const { reduction, ignoreIndex } = classLossOptions(op, input, target, opts);
   const smoothing = opts.labelSmoothing ?? 0;
   if (!(smoothing >= 0 && smoothing <= 1)) throw new TorchError(op, `labelSmoothing must be between 0.0 and 1.0, got ${smoothing}`);
   const { dim, numClasses } = classDim(op, input);
@@ -179,11 +192,10 @@ export function crossEntropy(input: Tensor, target: Tensor, opts: CrossEntropyOp
   let smoothReduced: Tensor;
   if (reduction === 'none') smoothReduced = smooth;
   else if (reduction === 'sum') smoothReduced = ops.sum(smooth);
-  else if (weight) {
-    const idx = ops.where(valid, target, 0).to('int64');
-    const w = ops.reshape(ops.indexSelect(weight, 0, ops.reshape(idx, [-1])), [...target.shape]);
-    smoothReduced = ops.div(ops.sum(smooth), ops.sum(ops.where(valid, w, 0)));
-  } else smoothReduced = ops.div(ops.sum(smooth), ops.sum(ops.toDtype(valid, input.dtype)));
+  else {
+    const w = weight ? targetWeights(weight, safeIndices(target, valid), target) : null;
+    smoothReduced = ops.div(ops.sum(smooth), meanDenominator(valid, w, input.dtype));
+  }
   return ops.add(ops.mul(nll, 1 - smoothing), ops.mul(smoothReduced, smoothing / numClasses));
 }
 

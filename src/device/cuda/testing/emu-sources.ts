@@ -2,6 +2,7 @@
  * C/C++ sources of the host emulator (see emulator.ts): stand-ins for libcuda, NVRTC, cuBLAS
  * and cuDNN that run torchlet's generated CUDA kernels on the CPU. Test tooling only.
  */
+import { softHalfC, bfloat16C } from '../codegen.js';
 
 /** Force-included into every kernel module compiled by the fake NVRTC (g++ -DTL_HOST_EMU). */
 export const EMU_HEADER = String.raw`
@@ -269,38 +270,15 @@ int nvrtcDestroyProgram(Prog** p) { Prog* q = *p; free(q->src); free(q->name); f
 const char* nvrtcGetErrorString(int r) { return r == 6 ? "NVRTC_ERROR_COMPILATION" : r == 0 ? "NVRTC_SUCCESS" : "NVRTC_ERROR"; }
 `;
 
-/** 16-bit float helpers shared by the cuBLAS/cuDNN stand-ins. */
+/**
+ * 16-bit float helpers shared by the cuBLAS/cuDNN stand-ins: the kernels' own conversions
+ * (codegen.ts), so a stand-in rounds exactly as an emulated kernel does.
+ */
 const HALF_C = String.raw`
-static float h2f(unsigned short h) {
-  unsigned s = (unsigned)(h & 0x8000) << 16, e = (h >> 10) & 0x1f, m = h & 0x3ff, u;
-  float f;
-  if (e == 0) { f = (float)m * 5.9604644775390625e-8f; return s ? -f : f; }
-  u = e == 31 ? (s | 0x7f800000u | (m << 13)) : (s | ((e + 112) << 23) | (m << 13));
-  memcpy(&f, &u, 4); return f;
-}
-static unsigned short f2h(float f) {
-  unsigned x; memcpy(&x, &f, 4);
-  unsigned sign = (x >> 16) & 0x8000, mant = x & 0x7fffff; int e = (int)((x >> 23) & 0xff);
-  if (e == 0xff) return (unsigned short)(sign | 0x7c00 | (mant ? 0x200 : 0));
-  e = e - 127 + 15;
-  if (e >= 0x1f) return (unsigned short)(sign | 0x7c00);
-  if (e <= 0) {
-    if (e < -10) return (unsigned short)sign;
-    mant |= 0x800000;
-    unsigned shift = (unsigned)(14 - e), h = mant >> shift, rem = mant & ((1u << shift) - 1), half = 1u << (shift - 1);
-    if (rem > half || (rem == half && (h & 1))) h++;
-    return (unsigned short)(sign | h);
-  }
-  unsigned h = sign | ((unsigned)e << 10) | (mant >> 13), rem = mant & 0x1fff;
-  if (rem > 0x1000 || (rem == 0x1000 && (h & 1))) h++;
-  return (unsigned short)h;
-}
-static float bf2f(unsigned short b) { unsigned u = (unsigned)b << 16; float f; memcpy(&f, &u, 4); return f; }
-static unsigned short f2bf(float f) {
-  unsigned u; memcpy(&u, &f, 4);
-  if ((u & 0x7fffffffu) > 0x7f800000u) return (unsigned short)((u >> 16) | 0x40);
-  u += 0x7fffu + ((u >> 16) & 1u); return (unsigned short)(u >> 16);
-}
+static float __uint_as_float(unsigned v) { float f; memcpy(&f, &v, 4); return f; }
+static unsigned __float_as_uint(float f) { unsigned v; memcpy(&v, &f, 4); return v; }
+${softHalfC('static', '')}
+${bfloat16C('static', '')}
 /* dtype codes: cudaDataType (0 f32, 1 f64, 2 f16, 14 bf16) */
 static double ld(const void* p, long long i, int t) {
   switch (t) { case 0: return ((const float*)p)[i]; case 1: return ((const double*)p)[i]; case 2: return h2f(((const unsigned short*)p)[i]); case 14: return bf2f(((const unsigned short*)p)[i]); }
