@@ -38,7 +38,7 @@ export function tuneHostMalloc(): void {
  * last view is unreachable, so live data can pin at most SLAB_SLOTS times its size (a long-lived
  * buffer keeps the rest of its slab); classes are spaced at most 1/8 apart above 1 KiB.
  */
-export const SLAB_MAX_BYTES = 16 * 1024;
+export const SLAB_MAX_BYTES = 32 * 1024;
 const SLAB_SLOTS = 8;
 /** The slab each size class currently carves from, and the next free slot's byte offset. */
 const slabs = new Map<number, { buf: ArrayBuffer; next: number }>();
