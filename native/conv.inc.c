@@ -152,12 +152,12 @@ static void conv_bwd_weight_task(void *vc, int64_t b, int64_t e) {
     if (n0 == n1) { memset(part, 0, (size_t)(c->Cout * c->K) * es); continue; }
     for (int64_t n = n0; n < n1; n++) {
       if (c->want_bias) {
-        /* bias gradient: row sums of gy_n, per channel in a double (float32: rounded once per image) */
+        /* bias gradient: row sums of gy_n by the vectorised row sums (float32: blocks of 64 in
+         * float, block sums in double, rounded once per image) */
         const char *gyn = (const char *)c->gy + (size_t)(n * c->Cout * L) * es;
         for (int64_t co = 0; co < c->Cout; co++) {
-          double acc = 0;
-          if (c->dt == 0) { const float *r = (const float *)gyn + co * L; for (int64_t i = 0; i < L; i++) acc += r[i]; ((float *)(part + (size_t)(c->Cout * c->K) * es))[co] += (float)acc; }
-          else { const double *r = (const double *)gyn + co * L; for (int64_t i = 0; i < L; i++) acc += r[i]; ((double *)(part + (size_t)(c->Cout * c->K) * es))[co] += acc; }
+          if (c->dt == 0) ((float *)(part + (size_t)(c->Cout * c->K) * es))[co] += (float)sum_f32((const float *)gyn + co * L, L);
+          else ((double *)(part + (size_t)(c->Cout * c->K) * es))[co] += sum_f64((const double *)gyn + co * L, L);
         }
       }
       conv_im2col(c, n, scratch);
