@@ -26,7 +26,18 @@ export async function settle(rounds = 2): Promise<void> {
 export async function liveTensors(device?: string, atMost?: number): Promise<number> {
   await settle();
   let n = torch.memory(device).tensors;
-  for (let i = 0; atMost !== undefined && n > atMost && i < 3; i++) {
+  if (atMost === undefined) {
+    // a baseline: collect until the count stops falling, so garbage from earlier tests that is
+    // finalized late is not counted in it (and later read as tensors this test freed)
+    for (let i = 0; i < 5; i++) {
+      await settle();
+      const m = torch.memory(device).tensors;
+      if (m === n) break;
+      n = m;
+    }
+    return n;
+  }
+  for (let i = 0; n > atMost && i < 3; i++) {
     await settle(3);
     n = torch.memory(device).tensors;
   }
