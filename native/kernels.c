@@ -1217,45 +1217,59 @@ EXPORT int tl_col2im(int dtype, const double *geom, const void *cols, void *out)
 #define MAX_STEP(val, pos) do { __typeof__(best) v_ = (val); int t_ = (v_ > best) | (v_ != v_); best = t_ ? v_ : best; at = t_ ? (pos) : at; } while (0)
 
 /* One row of 2x2/stride-2 float32 windows, 8 at a time: even/odd columns of two input rows. */
+/* 8 windows of a 2x2, stride-2 row pair from column 2 * ow: values into vo[0..8) and indices
+ * (p0 + offsets, as doubles) into io[0..8) */
+static inline void maxpool2x2_step8(const float *r0, const float *r1, int64_t ow, int64_t p0, int64_t W, float *vo, double *io) {
+  typedef double vd4l __attribute__((vector_size(32)));
+  typedef int32_t vi4 __attribute__((vector_size(16)));
+  vf a0 = ld(r0 + 2 * ow), a1 = ld(r0 + 2 * ow + 8), b0 = ld(r1 + 2 * ow), b1 = ld(r1 + 2 * ow + 8);
+  const vi ev = {0, 2, 4, 6, 8, 10, 12, 14}, od = {1, 3, 5, 7, 9, 11, 13, 15};
+  vf x00 = __builtin_shuffle(a0, a1, ev), x01 = __builtin_shuffle(a0, a1, od);
+  vf x10 = __builtin_shuffle(b0, b1, ev), x11 = __builtin_shuffle(b0, b1, od);
+  vi w = {0, 2, 4, 6, 8, 10, 12, 14};
+  w = w + (int32_t)(p0 + 2 * ow);
+  vf best = x00;
+  vi at = w, m;
+  m = (x01 > best) | (x01 != x01); best = sel(m, x01, best); at = (m & (w + 1)) | (~m & at);
+  m = (x10 > best) | (x10 != x10); best = sel(m, x10, best); at = (m & (w + (int32_t)W)) | (~m & at);
+  m = (x11 > best) | (x11 != x11); best = sel(m, x11, best); at = (m & (w + (int32_t)W + 1)) | (~m & at);
+  st(vo, best);
+  vi4 lo = {at[0], at[1], at[2], at[3]}, hi = {at[4], at[5], at[6], at[7]};
+  vd4l dl = __builtin_convertvector(lo, vd4l), dh = __builtin_convertvector(hi, vd4l);
+  memcpy(io, &dl, 32);
+  memcpy(io + 4, &dh, 32);
+}
+
 static void maxpool2x2_row_f32(const float *r0, const float *r1, int64_t OW, int64_t p0, int64_t W, float *vo, double *io) {
-  int64_t ow = 0;
-  if (p0 + W + 2 * OW < INT32_MAX) {
-    typedef double vd4l __attribute__((vector_size(32)));
-    typedef int32_t vi4 __attribute__((vector_size(16)));
-    /* a ragged end is one more vector step ending at the last window (it recomputes a few
-     * windows with identical results); the scalar tail costs more than the vector body */
-    for (int last = 0; ow < OW && !last; ow += 8) {
-      if (ow + 8 > OW) {
-        if (OW < 8) break;
-        ow = OW - 8;
-        last = 1;
-      }
-      vf a0 = ld(r0 + 2 * ow), a1 = ld(r0 + 2 * ow + 8), b0 = ld(r1 + 2 * ow), b1 = ld(r1 + 2 * ow + 8);
-      const vi ev = {0, 2, 4, 6, 8, 10, 12, 14}, od = {1, 3, 5, 7, 9, 11, 13, 15};
-      vf x00 = __builtin_shuffle(a0, a1, ev), x01 = __builtin_shuffle(a0, a1, od);
-      vf x10 = __builtin_shuffle(b0, b1, ev), x11 = __builtin_shuffle(b0, b1, od);
-      vi w = {0, 2, 4, 6, 8, 10, 12, 14};
-      w = w + (int32_t)(p0 + 2 * ow);
-      vf best = x00;
-      vi at = w, m;
-      m = (x01 > best) | (x01 != x01); best = sel(m, x01, best); at = (m & (w + 1)) | (~m & at);
-      m = (x10 > best) | (x10 != x10); best = sel(m, x10, best); at = (m & (w + (int32_t)W)) | (~m & at);
-      m = (x11 > best) | (x11 != x11); best = sel(m, x11, best); at = (m & (w + (int32_t)W + 1)) | (~m & at);
-      st(vo + ow, best);
-      vi4 lo = {at[0], at[1], at[2], at[3]}, hi = {at[4], at[5], at[6], at[7]};
-      vd4l dl = __builtin_convertvector(lo, vd4l), dh = __builtin_convertvector(hi, vd4l);
-      memcpy(io + ow, &dl, 32);
-      memcpy(io + ow + 4, &dh, 32);
+  if (p0 + W + 2 * OW >= INT32_MAX) {
+    for (int64_t ow = 0; ow < OW; ow++) {
+      int64_t w = 2 * ow;
+      float best = r0[w]; int64_t at = p0 + w;
+      MAX_STEP(r0[w + 1], p0 + w + 1);
+      MAX_STEP(r1[w], p0 + W + w);
+      MAX_STEP(r1[w + 1], p0 + W + w + 1);
+      vo[ow] = best;
+      io[ow] = (double)at;
     }
+    return;
   }
-  for (; ow < OW; ow++) {
-    int64_t w = 2 * ow;
-    float best = r0[w]; int64_t at = p0 + w;
-    MAX_STEP(r0[w + 1], p0 + w + 1);
-    MAX_STEP(r1[w], p0 + W + w);
-    MAX_STEP(r1[w + 1], p0 + W + w + 1);
-    vo[ow] = best;
-    io[ow] = (double)at;
+  if (OW < 8) {
+    /* short rows (7 windows after two poolings of 28): one vector step over padded copies */
+    float t0[16] = {0}, t1[16] = {0}, tv[8];
+    double ti[8];
+    memcpy(t0, r0, (size_t)(2 * OW) * sizeof(float));
+    memcpy(t1, r1, (size_t)(2 * OW) * sizeof(float));
+    maxpool2x2_step8(t0, t1, 0, p0, W, tv, ti);
+    memcpy(vo, tv, (size_t)OW * sizeof(float));
+    memcpy(io, ti, (size_t)OW * sizeof(double));
+    return;
+  }
+  /* a ragged end is one more vector step ending at the last window (it recomputes a few
+   * windows with identical results); a scalar tail costs more than the vector body */
+  for (int64_t ow = 0;; ow += 8) {
+    if (ow + 8 > OW) ow = OW - 8;
+    maxpool2x2_step8(r0, r1, ow, p0, W, vo + ow, io + ow);
+    if (ow + 8 >= OW) break;
   }
 }
 #define POOL_ROW_FAST(T) _Generic((T)0, float: 1, default: 0)
