@@ -288,18 +288,19 @@ t.test('im2col / col2im (conv2d forward and backward) and max pooling', async (t
       _setFusedConv(true);
       for (let i = 0; i < 3; i++) compare(t, `conv2d ${JSON.stringify(o)} ${dtype} ${['output', 'input grad', 'weight grad'][i]}`, a[i], b[i], 0, 0);
     }
-    for (const [k, st, pad] of [[2, 2, 0], [3, 2, 1], [3, 1, 1]]) {
+    // the last two shapes give the 2x2 pooling rows of 7 and 2 windows (the short-row path)
+    for (const [k, st, pad, shape] of [[2, 2, 0, [4, 9, 31, 27]], [3, 2, 1, [4, 9, 31, 27]], [3, 1, 1, [4, 9, 31, 27]], [2, 2, 0, [3, 5, 15, 14]], [2, 2, 0, [2, 3, 6, 5]]] as const) {
       const run = () => {
         torch.manualSeed(4);
-        const v = torch.randn([4, 9, 31, 27], { dtype });
-        v.narrow(3, 5, 1).fill_(NaN); // NaN wins its windows, as PyTorch's kernel
+        const v = torch.randn([...shape], { dtype });
+        v.narrow(3, shape[3] - 2, 1).fill_(NaN); // NaN wins its windows, as PyTorch's kernel
         const x = v.requiresGrad_(true);
         const [values, indices] = F.maxPool2d(x, k, { stride: st, padding: pad, returnIndices: true });
         values.backward(torch.linspace(-1, 1, values.numel(), { dtype }).reshape(values.shape));
         return [values, indices, x.grad!];
       };
       const a = withNative(true, run), b = withNative(false, run);
-      for (let i = 0; i < 3; i++) compare(t, `maxPool2d k=${k} s=${st} p=${pad} ${dtype} ${['values', 'indices', 'input grad'][i]}`, a[i], b[i], 0, 0);
+      for (let i = 0; i < 3; i++) compare(t, `maxPool2d k=${k} s=${st} p=${pad} [${shape}] ${dtype} ${['values', 'indices', 'input grad'][i]}`, a[i], b[i], 0, 0);
     }
   }
 });
