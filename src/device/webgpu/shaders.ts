@@ -73,30 +73,104 @@ ${acc}
 const PRELUDE = WGSL_PRELUDE.replace(/bitcast<f32>\((0x[0-9a-f]+u)\)/gi, 'bitcast<f32>(tl_rt($1))');
 const RUNTIME_HELPER = 'fn tl_rt(v: u32) -> u32 { return v; }';
 
-function header(bindings: BindingSpec[], names: string[]): string {
-  const f16 = bindings.some((b) => b.elem === 'f16');
-  const lines = [f16 ? 'enable f16;' : '', RUNTIME_HELPER, PRELUDE, INT_PRELUDE, '@group(0) @binding(0) var<storage, read> P: array<u32>;'];
-  bindings.forEach((b, i) => {
-    const t = b.elem === 'atomic' ? 'atomic<u32>' : b.elem;
-    lines.push(`@group(0) @binding(${i + 1}) var<storage, ${b.access}> ${names[i]}: array<${t}>;`);
-  });
-  return lines.join('\n');
+/**
+ * A kernel's storage arrays, bindings 1..n in the order the worker passes its buffers, with
+ * the WGSL name each is declared under.
+ */
+class Bindings {
+  readonly specs: BindingSpec[] = [];
+  private readonly names: string[] = [];
+
+  /** Declares array `name` as the next binding; returns the name for use in the template. */
+  add(name: string, elem: BindingSpec['elem'], access: BindingSpec['access'] = 'read'): string {
+    this.specs.push({ elem, access });
+    this.names.push(name);
+    return name;
+  }
+
+  /**
+   * An input of dtype d that may be the output buffer itself. WebGPU rejects a buffer bound
+   * both read-only and writable in one dispatch, so the worker then passes it once and the
+   * kernel reads it through O; returns the array to read from.
+   */
+  input(name: string, d: DType, aliased: boolean): string {
+    return aliased ? 'O' : this.add(name, elemType(d));
+  }
+
+  /** The preludes and the declarations of P and every array. */
+  header(): string {
+    const f16 = this.specs.some((b) => b.elem === 'f16');
+    const lines = [f16 ? 'enable f16;' : '', RUNTIME_HELPER, PRELUDE, INT_PRELUDE, '@group(0) @binding(0) var<storage, read> P: array<u32>;'];
+    this.specs.forEach((b, i) => {
+      const t = b.elem === 'atomic' ? 'atomic<u32>' : b.elem;
+      lines.push(`@group(0) @binding(${i + 1}) var<storage, ${b.access}> ${this.names[i]}: array<${t}>;`);
+    });
+    return lines.join('\n');
+  }
+}
+
+/** Bindings whose first array is the output O, of dtype d (written, or atomic for scatter's accumulation). */
+function withOutput(d: DType, atomic = false): Bindings {
+  const b = new Bindings();
+  b.add('O', atomic ? 'atomic' : elemType(d), 'read_write');
+  return b;
 }
 
 /**
  * The 1-D kernels: the body handles item `i` (a `return` skips to the next item); the entry
  * point walks items in a grid-stride loop, so a dispatch may use fewer threads than items
  * (software adapters do several items per thread, which halves their per-item cost).
+ * `pre` is module-scope WGSL the body calls; `count` the item count (default P[0]).
  */
-const MAIN_1D = 'fn tl_item(i: u32) {';
-function entry1d(count = 'P[0]'): string {
-  return `
+function kernel1d(b: Bindings, body: string, opts: { pre?: string; count?: string } = {}): KernelSpec {
+  const { pre, count = 'P[0]' } = opts;
+  const code = `${b.header()}
+${pre !== undefined ? `${pre}\n` : ''}fn tl_item(i: u32) {
+${body}
+}
+
 @compute @workgroup_size(${WG})
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let stride = nwg.x * nwg.y * ${WG}u;
   let n = ${count};
   for (var i = gid.x + gid.y * nwg.x * ${WG}u; i < n; i = i + stride) { tl_item(i); }
 }`;
+  return { code, bindings: b.specs };
+}
+
+/**
+ * WGSL: item `v` of the index block at 0, returning past its count, then each of its `nOps`
+ * operands' element offsets as `${pfx}0..` (see decompose).
+ */
+function stridedItem(v: string, nOps: number, pfx: string, flat = false): string {
+  return `  if (${v} >= P[0]) { return; }
+${decompose(0, nOps, v, pfx, flat)}`;
+}
+
+/**
+ * Entry point of the one-workgroup-per-item kernels (reduce over many elements, cumsum): the
+ * workgroup's number in the 2-D grid is item `row` of the [out, x] index block, whose offsets
+ * are bound to `${pfx}0`, `${pfx}1`.
+ */
+function groupMain(row: string, pfx: string, flat = false): string {
+  return `@compute @workgroup_size(${WG})
+fn main(@builtin(local_invocation_index) t: u32, @builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let ${row} = wid.x + wid.y * nwg.x;
+${stridedItem(row, 2, pfx, flat)}`;
+}
+
+/** The WGSL zero of a compute type. */
+const zeroOf = (c: ComputeType): string => (c === 'f32' ? '0.0' : '0i');
+
+/**
+ * The type to convert between two dtypes in: f32 if either is floating, so a float source
+ * reaches the integer store (tl_f2i: truncation, non-finite -> 0) unconverted.
+ */
+const widerOf = (a: DType, b: DType): ComputeType => (computeOf(a) === 'f32' || computeOf(b) === 'f32' ? 'f32' : 'i32');
+
+/** WGSL: stored element `e` of dtype `from` as dtype `to` stores it, converted through c (a plain copy for equal dtypes). */
+function convert(from: DType, to: DType, e: string, c: ComputeType): string {
+  return from === to ? e : storeAs(to, loadAs(from, e, c), c);
 }
 
 /** Integer helpers for kernels that compute in i32, and float -> int stores (non-finite -> 0, as toStored). */
@@ -235,67 +309,34 @@ export function renderElementwise(op: string, d: DType): { c: ComputeType; expr:
 export function elementwiseKernel(op: string, ins: DType[], out: DType, aliased: boolean[], flat: boolean): KernelSpec {
   // `where`'s condition is bool; the numeric dtype is the last operand's.
   const { c, expr } = renderElementwise(op, ins[ins.length - 1]);
-  const bindings: BindingSpec[] = [{ elem: elemType(out), access: 'read_write' }];
-  const names = ['O'];
-  const src: string[] = [];
-  ins.forEach((d, k) => {
-    let arr = 'O';
-    if (!aliased[k]) {
-      arr = `I${k}`;
-      bindings.push({ elem: elemType(d), access: 'read' });
-      names.push(arr);
-    }
-    src.push(`  let a${k}: ${c} = ${loadAs(d, `${arr}[o${k + 1}]`, c)};`);
+  const b = withOutput(out);
+  const src = ins.map((d, k) => {
+    const arr = b.input(`I${k}`, d, aliased[k]);
+    return `  let a${k}: ${c} = ${loadAs(d, `${arr}[o${k + 1}]`, c)};`;
   });
-  const code = `${header(bindings, names)}
-${OPAQUE_FN}
-${MAIN_1D}
-  if (i >= P[0]) { return; }
-${decompose(0, ins.length + 1, 'i', 'o', flat)}
+  return kernel1d(b, `${stridedItem('i', ins.length + 1, 'o', flat)}
 ${src.join('\n')}
-  O[o0] = ${storeAs(out, expr, c)};
-}
-${entry1d()}`;
-  return { code, bindings };
+  O[o0] = ${storeAs(out, expr, c)};`, { pre: OPAQUE_FN });
 }
 
 /** dst[i] = cast(src[i]) (exact bit copy when the stored forms agree). */
 export function copyKernel(src: DType, dst: DType, aliased: boolean, flat: boolean): KernelSpec {
-  const bindings: BindingSpec[] = [{ elem: elemType(dst), access: 'read_write' }];
-  const names = ['O'];
-  if (!aliased) {
-    bindings.push({ elem: elemType(src), access: 'read' });
-    names.push('I0');
-  }
-  const arr = aliased ? 'O' : 'I0';
+  const b = withOutput(dst);
+  const e = `${b.input('I0', src, aliased)}[o1]`;
+  // dtypes stored alike (int32/int64, bool -> uint8) copy bits; only a non-bool -> bool copy must normalise to 0/1
   const direct = elemType(src) === elemType(dst) && !(dst === 'bool' && src !== 'bool');
-  const c: ComputeType = computeOf(src) === 'f32' || computeOf(dst) === 'f32' ? 'f32' : 'i32';
-  const value = direct ? `${arr}[o1]` : storeAs(dst, loadAs(src, `${arr}[o1]`, c), c);
-  const code = `${header(bindings, names)}
-${MAIN_1D}
-  if (i >= P[0]) { return; }
-${decompose(0, 2, 'i', 'o', flat)}
-  O[o0] = ${value};
-}
-${entry1d()}`;
-  return { code, bindings };
+  return kernel1d(b, `${stridedItem('i', 2, 'o', flat)}
+  O[o0] = ${direct ? e : convert(src, dst, e, widerOf(src, dst))};`);
 }
 
 /** dst[i] = the stored value whose 32-bit pattern is P[FILL_BITS] (raw half in the low bits for f16). */
 export const FILL_BITS = blockSize(1);
 export function fillKernel(dst: DType, flat: boolean): KernelSpec {
   const t = elemType(dst);
-  const bindings: BindingSpec[] = [{ elem: t, access: 'read_write' }];
   const bits = `P[${FILL_BITS}u]`;
   const value = t === 'u32' ? bits : t === 'f16' ? `bitcast<vec2<f16>>(${bits}).x` : `bitcast<${t}>(${bits})`;
-  const code = `${header(bindings, ['O'])}
-${MAIN_1D}
-  if (i >= P[0]) { return; }
-${decompose(0, 1, 'i', 'o', flat)}
-  O[o0] = ${value};
-}
-${entry1d()}`;
-  return { code, bindings };
+  return kernel1d(withOutput(dst), `${stridedItem('i', 1, 'o', flat)}
+  O[o0] = ${value};`);
 }
 
 // ---------------- reduce ----------------
@@ -311,7 +352,7 @@ function reduceParts(op: ReduceOp, c: ComputeType) {
   const nan = (v: string) => (isF ? `tl_isnan(${v})` : 'false');
   const lowest = isF ? '(-tl_inf())' : '(-2147483647i - 1i)';
   const highest = isF ? 'tl_inf()' : '2147483647i';
-  const zero = isF ? '0.0' : '0i', one = isF ? '1.0' : '1i';
+  const zero = zeroOf(c), one = isF ? '1.0' : '1i';
   const arg = op === 'argmax' || op === 'argmin';
   const ident = op === 'sum' ? zero : op === 'prod' ? one : op === 'max' || op === 'argmax' ? lowest : highest;
   let fns: string;
@@ -339,16 +380,11 @@ fn tl_better(v: ${c}, iv: u32, a: ${c}, ia: u32) -> bool {
  * workgroup per output (tree reduction in workgroup memory) instead of one thread per output.
  */
 export function reduceKernel(op: ReduceOp, x: DType, out: DType, perGroup: boolean, aliased: boolean, keptFlat: boolean, redFlat: boolean): KernelSpec {
-  const arg = op === 'argmax' || op === 'argmin';
   const c: ComputeType = op === 'sum' || op === 'prod' ? computeOf(out) : computeOf(x);
   const parts = reduceParts(op, c);
-  const bindings: BindingSpec[] = [{ elem: elemType(out), access: 'read_write' }];
-  const names = ['O'];
-  if (!aliased) {
-    bindings.push({ elem: elemType(x), access: 'read' });
-    names.push('X');
-  }
-  const X = aliased ? 'O' : 'X';
+  const { arg } = parts;
+  const b = withOutput(out);
+  const X = b.input('X', x, aliased);
   const R = `P[${REDUCE_RED_BASE}u]`;
   const load = `${loadAs(x, `${X}[k1 + r0]`, c)}`;
   const step = arg
@@ -363,30 +399,19 @@ ${decompose(REDUCE_RED_BASE, 1, 'r', 'r', redFlat)}
     let v: ${c} = ${load};
     ${step}
   }`;
-  let code: string;
   if (!perGroup) {
-    code = `${header(bindings, names)}
-${parts.fns}
-${MAIN_1D}
-  if (i >= P[0]) { return; }
-${decompose(0, 2, 'i', 'k', keptFlat)}
+    return kernel1d(b, `${stridedItem('i', 2, 'k', keptFlat)}
 ${loop('0u', '1u')}
-  O[k0] = ${result};
-}
-${entry1d()}`;
-  } else {
-    const combine = arg
-      ? `if (tl_better(sv[t + s], si[t + s], sv[t], si[t])) { sv[t] = sv[t + s]; si[t] = si[t + s]; }`
-      : `sv[t] = tl_comb(sv[t], sv[t + s]);`;
-    code = `${header(bindings, names)}
+  O[k0] = ${result};`, { pre: parts.fns });
+  }
+  const combine = arg
+    ? `if (tl_better(sv[t + s], si[t + s], sv[t], si[t])) { sv[t] = sv[t + s]; si[t] = si[t + s]; }`
+    : `sv[t] = tl_comb(sv[t], sv[t + s]);`;
+  const code = `${b.header()}
 ${parts.fns}
 var<workgroup> sv: array<${c}, ${WG}>;
 var<workgroup> si: array<u32, ${WG}>;
-@compute @workgroup_size(${WG})
-fn main(@builtin(local_invocation_index) t: u32, @builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let o = wid.x + wid.y * nwg.x;
-  if (o >= P[0]) { return; }
-${decompose(0, 2, 'o', 'k', keptFlat)}
+${groupMain('o', 'k', keptFlat)}
 ${loop('t', `${WG}u`)}
   sv[t] = acc;
   si[t] = ai;
@@ -401,8 +426,7 @@ ${loop('t', `${WG}u`)}
     O[k0] = ${result};
   }
 }`;
-  }
-  return { code, bindings };
+  return { code, bindings: b.specs };
 }
 
 // ---------------- cumsum ----------------
@@ -413,22 +437,13 @@ export const CUMSUM_EXTRA = blockSize(2);
 /** One workgroup per row: each thread scans a contiguous chunk, chunk totals are scanned in workgroup memory. */
 export function cumsumKernel(x: DType, out: DType, aliased: boolean): KernelSpec {
   const c = computeOf(out);
-  const bindings: BindingSpec[] = [{ elem: elemType(out), access: 'read_write' }];
-  const names = ['O'];
-  if (!aliased) {
-    bindings.push({ elem: elemType(x), access: 'read' });
-    names.push('X');
-  }
-  const X = aliased ? 'O' : 'X';
+  const b = withOutput(out);
+  const X = b.input('X', x, aliased);
   const E = CUMSUM_EXTRA;
-  const zero = c === 'f32' ? '0.0' : '0i';
-  const code = `${header(bindings, names)}
+  const zero = zeroOf(c);
+  const code = `${b.header()}
 var<workgroup> part: array<${c}, ${WG}>;
-@compute @workgroup_size(${WG})
-fn main(@builtin(local_invocation_index) t: u32, @builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let row = wid.x + wid.y * nwg.x;
-  if (row >= P[0]) { return; }
-${decompose(0, 2, 'row', 'b')}
+${groupMain('row', 'b')}
   let L = P[${E}u];
   let so = P[${E + 1}u];
   let sx = P[${E + 2}u];
@@ -454,21 +469,33 @@ ${decompose(0, 2, 'row', 'b')}
     O[b0 + j * so] = ${storeAs(out, 'run', c)};
   }
 }`;
-  return { code, bindings };
+  return { code, bindings: b.specs };
 }
 
 // ---------------- matmul ----------------
 
 /** Matmul parameters: M, N, K, batchBase, then offset/strides (batch, row, col) of a, b, out. */
 export const MM_TILE = 64;
+
+/** Bindings [O, A, B] of both matmul kernels. */
+function matmulBindings(a: DType, b: DType, out: DType): Bindings {
+  const bs = withOutput(out);
+  bs.add('A', elemType(a));
+  bs.add('B', elemType(b));
+  return bs;
+}
+
+/** WGSL: the matmul parameters as lets, each operand's base offset moved to batch wid.z of this dispatch. */
+const MM_PARAMS = `  let M = P[0]; let N = P[1]; let K = P[2];
+  let batch = wid.z + P[3];
+  let aBase = P[4] + batch * P[5]; let aRow = P[6]; let aCol = P[7];
+  let bBase = P[8] + batch * P[9]; let bRow = P[10]; let bCol = P[11];
+  let oBase = P[12] + batch * P[13]; let oRow = P[14]; let oCol = P[15];`;
+
 export function matmulKernel(a: DType, b: DType, out: DType): KernelSpec {
   const c = computeOf(out);
-  const bindings: BindingSpec[] = [
-    { elem: elemType(out), access: 'read_write' },
-    { elem: elemType(a), access: 'read' },
-    { elem: elemType(b), access: 'read' },
-  ];
-  const zero = c === 'f32' ? '0.0' : '0i';
+  const bindings = matmulBindings(a, b, out);
+  const zero = zeroOf(c);
   // Tiles: 64x16 of a, 16x64 of b; 16x16 threads, each computing 4x4 outputs spaced 16 apart.
   // The 4x4 block is unrolled into scalars so the compiler keeps it in registers.
   const R4 = [0, 1, 2, 3];
@@ -493,16 +520,12 @@ export function matmulKernel(a: DType, b: DType, out: DType): KernelSpec {
         c${r}${q} = c${r}${q} + a${r} * b${q};`)).join('');
   const stores = R4.flatMap((r) => R4.map((q) => `
   if (m0 + ty + ${16 * r}u < M && n0 + tx + ${16 * q}u < N) { O[oBase + (m0 + ty + ${16 * r}u) * oRow + (n0 + tx + ${16 * q}u) * oCol] = ${storeAs(out, `c${r}${q}`, c)}; }`)).join('');
-  const code = `${header(bindings, ['O', 'A', 'B'])}
+  const code = `${bindings.header()}
 var<workgroup> As: array<${c}, 1024>;
 var<workgroup> Bs: array<${c}, 1024>;
 @compute @workgroup_size(16, 16)
 fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
-  let M = P[0]; let N = P[1]; let K = P[2];
-  let batch = wid.z + P[3];
-  let aBase = P[4] + batch * P[5]; let aRow = P[6]; let aCol = P[7];
-  let bBase = P[8] + batch * P[9]; let bRow = P[10]; let bCol = P[11];
-  let oBase = P[12] + batch * P[13]; let oRow = P[14]; let oCol = P[15];
+${MM_PARAMS}
   let m0 = wid.y * 64u;
   let n0 = wid.x * 64u;
   let tx = lid.x;
@@ -516,7 +539,7 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
     workgroupBarrier();
   }${stores}
 }`;
-  return { code, bindings };
+  return { code, bindings: bindings.specs };
 }
 
 /** Outputs per thread (rows x cols) and threads per workgroup (x across cols, y across rows) of matmulKernelDirect. */
@@ -533,12 +556,8 @@ export const MM_DIRECT = { rows: 4, cols: 8, wx: 8, wy: 8 } as const;
 export function matmulKernelDirect(a: DType, b: DType, out: DType): KernelSpec {
   const c = computeOf(out);
   const { rows: TM, cols: TN, wx: WX, wy: WY } = MM_DIRECT;
-  const bindings: BindingSpec[] = [
-    { elem: elemType(out), access: 'read_write' },
-    { elem: elemType(a), access: 'read' },
-    { elem: elemType(b), access: 'read' },
-  ];
-  const zero = c === 'f32' ? '0.0' : '0i';
+  const bindings = matmulBindings(a, b, out);
+  const zero = zeroOf(c);
   const R = Array.from({ length: TM }, (_, r) => r), Q = Array.from({ length: TN }, (_, q) => q);
   const acc = R.flatMap((r) => Q.map((q) => `var c${r}_${q}: ${c} = ${zero};`)).join(' ');
   // clamped indices keep every load in bounds; out-of-range rows/cols are simply not stored
@@ -549,14 +568,10 @@ export function matmulKernelDirect(a: DType, b: DType, out: DType): KernelSpec {
   const fma = R.flatMap((r) => Q.map((q) => `c${r}_${q} = c${r}_${q} + a${r} * b${q};`)).join(' ');
   const stores = R.flatMap((r) => Q.map((q) => `
   if (m0 + ${r}u < M && n0 + ${q * WX}u < N) { O[oBase + (m0 + ${r}u) * oRow + (n0 + ${q * WX}u) * oCol] = ${storeAs(out, `c${r}_${q}`, c)}; }`)).join('');
-  const code = `${header(bindings, ['O', 'A', 'B'])}
+  const code = `${bindings.header()}
 @compute @workgroup_size(${WX}, ${WY})
 fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
-  let M = P[0]; let N = P[1]; let K = P[2];
-  let batch = wid.z + P[3];
-  let aBase = P[4] + batch * P[5]; let aRow = P[6]; let aCol = P[7];
-  let bBase = P[8] + batch * P[9]; let bRow = P[10]; let bCol = P[11];
-  let oBase = P[12] + batch * P[13]; let oRow = P[14]; let oCol = P[15];
+${MM_PARAMS}
   let m0 = (wid.y * ${WY}u + lid.y) * ${TM}u;
   let n0 = wid.x * ${WX * TN}u + lid.x;
   if (m0 >= M) { return; }
@@ -568,7 +583,7 @@ ${loads}
     ${fma}
   }${stores}
 }`;
-  return { code, bindings };
+  return { code, bindings: bindings.specs };
 }
 
 // ---------------- fused optimizer updates ----------------
@@ -585,17 +600,13 @@ export const ADAM_FLOATS = ['decay', 'wd', 'w1', 'omw1', 'beta2', 'c2', 'nstep',
  */
 export function adamKernel(d: DType, amsgrad: boolean): KernelSpec {
   const t = elemType(d);
-  const bindings: BindingSpec[] = [
-    { elem: t, access: 'read_write' }, { elem: t, access: 'read' }, { elem: t, access: 'read_write' }, { elem: t, access: 'read_write' },
-  ];
-  const names = ['PA', 'GR', 'MA', 'VA'];
-  if (amsgrad) { bindings.push({ elem: t, access: 'read_write' }); names.push('MX'); }
+  const b = new Bindings();
+  b.add('PA', t, 'read_write'); b.add('GR', t); b.add('MA', t, 'read_write'); b.add('VA', t, 'read_write');
+  if (amsgrad) b.add('MX', t, 'read_write');
   const ld = (e: string) => loadAs(d, e, 'f32'), st = (e: string) => storeAs(d, e, 'f32');
   const rnd = (e: string) => (t === 'f16' ? `f32(f16(${e}))` : e);
   const f = (name: typeof ADAM_FLOATS[number]) => `bitcast<f32>(P[${ADAM.floats + ADAM_FLOATS.indexOf(name)}u])`;
-  const code = `${header(bindings, names)}
-${MAIN_1D}
-  if (i >= P[0]) { return; }
+  return kernel1d(b, `  if (i >= P[0]) { return; }
   let flags = P[${ADAM.flags}u];
   let ip = P[1] + i; let ig = P[2] + i; let im = P[3] + i; let iv = P[4] + i;
   var p = ${ld('PA[ip]')};
@@ -616,10 +627,7 @@ ${MAIN_1D}
   let old = ${ld('MX[ix]')};
   if (!tl_isnan(old) && (tl_isnan(v) || v > old)) { MX[ix] = ${st('v')}; } else { s = old; }` : ''}
   let denom = sqrt(s) / ${f('bc2Sqrt')} + ${f('eps')};
-  PA[ip] = ${st(`p + ${f('nstep')} * m / denom`)};
-}
-${entry1d()}`;
-  return { code, bindings };
+  PA[ip] = ${st(`p + ${f('nstep')} * m / denom`)};`);
 }
 
 // ---------------- gather / scatter ----------------
@@ -631,77 +639,64 @@ ${entry1d()}`;
  */
 export const STATUS_GATHER = 1, STATUS_SCATTER = 2, STATUS_CHECK = 3;
 
+/**
+ * WGSL: `idx` = IDX[`at`]; one outside [0, P[sizeSlot]) raises `status` in S[0] and runs the
+ * `onBad` statements.
+ */
+function indexGuard(at: string, sizeSlot: number, status: number, onBad: string[]): string {
+  return [
+    `  let idx = i32(IDX[${at}]);`,
+    `  if (idx < 0 || u32(idx) >= P[${sizeSlot}u]) {`,
+    `    atomicMax(&S[0], ${status}u);`,
+    ...onBad.map((l) => `    ${l}`),
+    '  }',
+  ].join('\n');
+}
+
 /** Flags any index outside [0, P[INDEX_CHECK_SIZE]) of a strided index view. */
 export const INDEX_CHECK_SIZE = blockSize(1);
 export function indexCheckKernel(index: DType, flat: boolean): KernelSpec {
-  const bindings: BindingSpec[] = [
-    { elem: elemType(index), access: 'read' },
-    { elem: 'atomic', access: 'read_write' },
-  ];
-  const code = `${header(bindings, ['IDX', 'S'])}
-${MAIN_1D}
-  if (i >= P[0]) { return; }
-${decompose(0, 1, 'i', 'o', flat)}
-  let idx = i32(IDX[o0]);
-  if (idx < 0 || u32(idx) >= P[${INDEX_CHECK_SIZE}u]) {
-    atomicMax(&S[0], ${STATUS_CHECK}u);
-    atomicStore(&S[1], bitcast<u32>(idx));
-  }
-}
-${entry1d()}`;
-  return { code, bindings };
+  const b = new Bindings();
+  b.add('IDX', elemType(index));
+  b.add('S', 'atomic', 'read_write');
+  return kernel1d(b, `${stridedItem('i', 1, 'o', flat)}
+${indexGuard('o0', INDEX_CHECK_SIZE, STATUS_CHECK, ['atomicStore(&S[1], bitcast<u32>(idx));'])}`);
 }
 
 /** Extras after the index block: the indexed operand's stride and size along dim. */
 export const GATHER_EXTRA = blockSize(3);
 
+/**
+ * WGSL shared by gather and scatter: item i's offsets o0..o2, its index (operand `idxOp`)
+ * checked as `idx`, and `p` = the element it selects of operand 2, the indexed tensor (whose
+ * block stride along dim is 0, so o2 is the start of the line along dim).
+ */
+function indexedItem(flat: boolean, idxOp: number, status: number, onBad: string[]): string {
+  return `${stridedItem('i', 3, 'o', flat)}
+${indexGuard(`o${idxOp}`, GATHER_EXTRA + 1, status, [...onBad, 'return;'])}
+  let p = o2 + u32(idx) * P[${GATHER_EXTRA}u];`;
+}
+
 /** out[i] = x[... index[i] ...]; block operands [out, index, x (dim stride 0)]. */
 export function gatherKernel(x: DType, index: DType, out: DType, xAliased: boolean, flat: boolean): KernelSpec {
-  const bindings: BindingSpec[] = [
-    { elem: elemType(out), access: 'read_write' },
-    { elem: elemType(index), access: 'read' },
-    { elem: 'atomic', access: 'read_write' },
-  ];
-  const names = ['O', 'IDX', 'S'];
-  if (!xAliased) {
-    bindings.push({ elem: elemType(x), access: 'read' });
-    names.push('X');
-  }
-  const X = xAliased ? 'O' : 'X';
-  const direct = x === out;
-  const c: ComputeType = computeOf(x) === 'f32' || computeOf(out) === 'f32' ? 'f32' : 'i32';
-  const val = direct ? `${X}[p]` : storeAs(out, loadAs(x, `${X}[p]`, c), c);
-  const E = GATHER_EXTRA;
-  const code = `${header(bindings, names)}
-${MAIN_1D}
-  if (i >= P[0]) { return; }
-${decompose(0, 3, 'i', 'o', flat)}
-  let idx = i32(IDX[o1]);
-  if (idx < 0 || u32(idx) >= P[${E + 1}u]) {
-    atomicMax(&S[0], ${STATUS_GATHER}u);
-    O[o0] = ${elemType(out)}(0);
-    return;
-  }
-  let p = o2 + u32(idx) * P[${E}u];
-  O[o0] = ${val};
-}
-${entry1d()}`;
-  return { code, bindings };
+  const b = withOutput(out);
+  b.add('IDX', elemType(index));
+  b.add('S', 'atomic', 'read_write');
+  const X = b.input('X', x, xAliased);
+  return kernel1d(b, `${indexedItem(flat, 1, STATUS_GATHER, [`O[o0] = ${elemType(out)}(0);`])}
+  O[o0] = ${convert(x, out, `${X}[p]`, widerOf(x, out))};`);
 }
 
 /** out[... index[i] ...] = src[i] (or += with acc); block operands [index, src, out (dim stride 0)]. */
 export function scatterKernel(out: DType, index: DType, src: DType, acc: boolean, flat: boolean): KernelSpec {
-  const bindings: BindingSpec[] = [
-    { elem: acc ? 'atomic' : elemType(out), access: 'read_write' },
-    { elem: elemType(index), access: 'read' },
-    { elem: elemType(src), access: 'read' },
-    { elem: 'atomic', access: 'read_write' },
-  ];
-  const E = GATHER_EXTRA;
+  const b = withOutput(out, acc);
+  b.add('IDX', elemType(index));
+  b.add('SRC', elemType(src));
+  b.add('S', 'atomic', 'read_write');
   const c = computeOf(out);
   let body: string;
   if (!acc) {
-    body = `O[p] = ${src === out ? 'SRC[o1]' : storeAs(out, loadAs(src, 'SRC[o1]', c), c)};`;
+    body = `O[p] = ${convert(src, out, 'SRC[o1]', c)};`;
   } else {
     const v = `let v: ${c} = ${loadAs(src, 'SRC[o1]', c)};`;
     switch (out) {
@@ -733,20 +728,8 @@ export function scatterKernel(out: DType, index: DType, src: DType, acc: boolean
       }
     }
   }
-  const code = `${header(bindings, ['O', 'IDX', 'SRC', 'S'])}
-${MAIN_1D}
-  if (i >= P[0]) { return; }
-${decompose(0, 3, 'i', 'o', flat)}
-  let idx = i32(IDX[o0]);
-  if (idx < 0 || u32(idx) >= P[${E + 1}u]) {
-    atomicMax(&S[0], ${STATUS_SCATTER}u);
-    return;
-  }
-  let p = o2 + u32(idx) * P[${E}u];
-  ${body}
-}
-${entry1d()}`;
-  return { code, bindings };
+  return kernel1d(b, `${indexedItem(flat, 0, STATUS_SCATTER, [])}
+  ${body}`);
 }
 
 // ---------------- sort ----------------
@@ -759,14 +742,14 @@ ${entry1d()}`;
  */
 export const SORT_EXTRA = blockSize(3);
 
-function sortHeader(x: DType, bindings: BindingSpec[], names: string[], desc: boolean): string {
+/** WGSL: tl_before, the order the step kernel sorts by. */
+function sortBeforeFn(x: DType, desc: boolean): string {
   const c = computeOf(x);
   const isF = c === 'f32';
   const E = SORT_EXTRA;
   const nanA = isF ? 'tl_isnan(ka)' : 'false', nanB = isF ? 'tl_isnan(kb)' : 'false';
   const first = desc ? '>' : '<', second = desc ? '<' : '>';
-  return `${header(bindings, names)}
-// whether (ka, ia) comes before (kb, ib); padding (index >= L) sorts last, NaN counts as the largest
+  return `// whether (ka, ia) comes before (kb, ib); padding (index >= L) sorts last, NaN counts as the largest
 fn tl_before(ka: ${c}, ia: u32, kb: ${c}, ib: u32) -> bool {
   let L = P[${E}u];
   if (ia >= L || ib >= L) { return ib >= L && (ia < L || ia < ib); }
@@ -782,42 +765,44 @@ fn tl_before(ka: ${c}, ia: u32, kb: ${c}, ib: u32) -> bool {
 }`;
 }
 
+/** The key/index scratch rows (keys in x's compute type), bindings 1 and 2 of the init and step kernels. */
+function sortScratch(x: DType): Bindings {
+  const b = new Bindings();
+  b.add('KEY', computeOf(x), 'read_write');
+  b.add('IX', 'u32', 'read_write');
+  return b;
+}
+
+/**
+ * A sort kernel: one item per element of the P[0] rows, each of length `len` (the padded Pp
+ * of the scratch rows, or L of the outputs), bound in `body`. With `rowOffsets`, the body
+ * also has the item's `row`, its position `j` in the row, and the row's offsets b0..b2.
+ */
+function sortKernel(b: Bindings, len: 'Pp' | 'L', rowOffsets: boolean, body: string, pre?: string): KernelSpec {
+  const slot = len === 'L' ? SORT_EXTRA : SORT_EXTRA + 1;
+  const row = rowOffsets ? `
+  let row = i / ${len};
+  let j = i % ${len};
+${decompose(0, 3, 'row', 'b')}` : '';
+  return kernel1d(b, `  let ${len} = P[${slot}u];
+  if (i >= P[0] * ${len}) { return; }${row}
+${body}`, { pre, count: `P[0] * P[${slot}u]` });
+}
+
 /** Fills the key/index scratch rows from x. */
 export function sortInitKernel(x: DType): KernelSpec {
   const c = computeOf(x);
-  const bindings: BindingSpec[] = [
-    { elem: c, access: 'read_write' },
-    { elem: 'u32', access: 'read_write' },
-    { elem: elemType(x), access: 'read' },
-  ];
+  const b = sortScratch(x);
+  b.add('X', elemType(x));
   const E = SORT_EXTRA;
-  const code = `${header(bindings, ['KEY', 'IX', 'X'])}
-${MAIN_1D}
-  let Pp = P[${E + 1}u];
-  if (i >= P[0] * Pp) { return; }
-  let row = i / Pp;
-  let j = i % Pp;
-${decompose(0, 3, 'row', 'b')}
-  IX[i] = j;
-  if (j < P[${E}u]) { KEY[i] = ${loadAs(x, `X[b0 + j * P[${E + 2}u]]`, c)}; } else { KEY[i] = ${c}(0); }
-}
-${entry1d('P[0] * P[' + (SORT_EXTRA + 1) + 'u]')}`;
-  return { code, bindings };
+  return sortKernel(b, 'Pp', true, `  IX[i] = j;
+  if (j < P[${E}u]) { KEY[i] = ${loadAs(x, `X[b0 + j * P[${E + 2}u]]`, c)}; } else { KEY[i] = ${c}(0); }`);
 }
 
 /** One compare-exchange stage (k, j) of the bitonic network over every row. */
 export function sortStepKernel(x: DType, desc: boolean): KernelSpec {
-  const c = computeOf(x);
-  const bindings: BindingSpec[] = [
-    { elem: c, access: 'read_write' },
-    { elem: 'u32', access: 'read_write' },
-  ];
   const E = SORT_EXTRA;
-  const code = `${sortHeader(x, bindings, ['KEY', 'IX'], desc)}
-${MAIN_1D}
-  let Pp = P[${E + 1}u];
-  if (i >= P[0] * Pp) { return; }
-  let k = P[${E + 5}u];
+  return sortKernel(sortScratch(x), 'Pp', false, `  let k = P[${E + 5}u];
   let jj = P[${E + 6}u];
   let e = i % Pp;
   let l = e ^ jj;
@@ -831,34 +816,18 @@ ${MAIN_1D}
   if (swap) {
     KEY[i] = kb; IX[i] = ib;
     KEY[q] = ka; IX[q] = ia;
-  }
-}
-${entry1d('P[0] * P[' + (SORT_EXTRA + 1) + 'u]')}`;
-  return { code, bindings };
+  }`, sortBeforeFn(x, desc));
 }
 
 /** Writes the sorted values (copied from x, so exact) and the int64 indices. */
 export function sortFinalKernel(x: DType, values: DType, indices: DType): KernelSpec {
-  const bindings: BindingSpec[] = [
-    { elem: elemType(values), access: 'read_write' },
-    { elem: elemType(indices), access: 'read_write' },
-    { elem: 'u32', access: 'read' },
-    { elem: elemType(x), access: 'read' },
-  ];
+  const b = new Bindings();
+  b.add('V', elemType(values), 'read_write');
+  b.add('VI', elemType(indices), 'read_write');
+  b.add('IX', 'u32');
+  b.add('X', elemType(x));
   const E = SORT_EXTRA;
-  const c = computeOf(x);
-  const val = x === values ? 'X[b0 + src * P[' + (E + 2) + 'u]]' : storeAs(values, loadAs(x, `X[b0 + src * P[${E + 2}u]]`, c), c);
-  const code = `${header(bindings, ['V', 'VI', 'IX', 'X'])}
-${MAIN_1D}
-  let L = P[${E}u];
-  if (i >= P[0] * L) { return; }
-  let row = i / L;
-  let j = i % L;
-${decompose(0, 3, 'row', 'b')}
-  let src = IX[row * P[${E + 1}u] + j];
-  V[b1 + j * P[${E + 3}u]] = ${val};
-  VI[b2 + j * P[${E + 4}u]] = ${storeAs(indices, 'i32(src)', 'i32')};
-}
-${entry1d('P[0] * P[' + SORT_EXTRA + 'u]')}`;
-  return { code, bindings };
+  return sortKernel(b, 'L', true, `  let src = IX[row * P[${E + 1}u] + j];
+  V[b1 + j * P[${E + 3}u]] = ${convert(x, values, `X[b0 + src * P[${E + 2}u]]`, computeOf(x))};
+  VI[b2 + j * P[${E + 4}u]] = ${storeAs(indices, 'i32(src)', 'i32')};`);
 }
