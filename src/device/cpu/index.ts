@@ -6,10 +6,10 @@
 import type { Backend, Conv2dParams, Handle, ReduceOp, View } from '../backend.js';
 import { isBoolOp, type BinaryOp, type TernaryOp, type UnaryOp } from '../kernels.js';
 import { registerBackend } from '../registry.js';
-import { allocHost, hostArrayCtor, ITEMSIZE, type DType, type HostArray } from '../../dtype.js';
+import { allocHost, ITEMSIZE, type DType, type HostArray } from '../../dtype.js';
 import v8 from 'node:v8';
 import { collectYoung } from '../../storage.js';
-import { SLAB_MAX_BYTES, slabArray, tuneHostMalloc } from './hostmem.js';
+import { SLAB_MAX_BYTES, alignedArray, slabArray, tuneHostMalloc } from './hostmem.js';
 
 /** Buffers from this size on are malloc'd uninitialised where allowed, and counted for minor GCs. */
 const LARGE_BYTES = 64 * 1024;
@@ -105,8 +105,9 @@ export class CpuBackend implements Backend {
   alloc(numel: number, dtype: DType): Handle {
     const bytes = numel * ITEMSIZE[dtype];
     if (bytes > 64 && bytes <= SLAB_MAX_BYTES) return slabArray(dtype, numel, bytes).fill(0);
+    if (bytes <= 64) return allocHost(dtype, numel);
     if (bytes >= LARGE_BYTES) this.beforeLargeAlloc(bytes);
-    return allocHost(dtype, numel);
+    return alignedArray(dtype, numel, bytes).fill(0);
   }
   allocUninit(numel: number, dtype: DType): Handle {
     const bytes = numel * ITEMSIZE[dtype];
@@ -116,8 +117,7 @@ export class CpuBackend implements Backend {
     if (bytes <= SLAB_MAX_BYTES) return slabArray(dtype, numel, bytes);
     if (bytes >= LARGE_BYTES) this.beforeLargeAlloc(bytes);
     // malloc'd, not calloc'd: the caller overwrites every element
-    const Ctor = hostArrayCtor(dtype) as unknown as new (b: ArrayBuffer, off: number, n: number) => HostArray;
-    return new Ctor(Buffer.allocUnsafeSlow(bytes).buffer as ArrayBuffer, 0, numel);
+    return alignedArray(dtype, numel, bytes);
   }
   /**
    * Buffers are plain TypedArrays that the GC frees (into malloc's free lists, which reuse them
