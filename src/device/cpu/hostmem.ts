@@ -9,7 +9,7 @@
  * first frees of large blocks, but only for blocks that were mmap'd, and never for the trim).
  * TORCHLET_NO_MALLOPT=1 leaves malloc as it is.
  */
-import { createRequire } from 'node:module';
+import { getKoffi } from '../koffi.js';
 import { hostArrayCtor, type DType, type HostArray } from '../../dtype.js';
 
 let done = false;
@@ -18,8 +18,7 @@ export function tuneHostMalloc(): void {
   done = true;
   if (process.env.TORCHLET_NO_MALLOPT === '1' || process.platform !== 'linux') return;
   try {
-    const koffi = createRequire(import.meta.url)('koffi');
-    const libc = koffi.load('libc.so.6');
+    const libc = getKoffi()!.load('libc.so.6');
     const mallopt = libc.func('int mallopt(int param, int value)') as (p: number, v: number) => number;
     const M_TRIM_THRESHOLD = -1, M_MMAP_THRESHOLD = -3;
     mallopt(M_MMAP_THRESHOLD, 32 * 2 ** 20);
@@ -72,18 +71,11 @@ export function slabArray(dtype: DType, numel: number, bytes: number): HostArray
  * cache lines, and a 4M-element sum takes ~12% longer. Slab slots are multiples of 64 bytes,
  * so aligning the slab aligns every slot.
  */
-let addressOf: ((a: Uint8Array) => bigint) | null | undefined;
 /** An uninitialised ArrayBuffer holding `bytes` from a 64-byte aligned byte offset (0 without koffi). */
 function alignedBlock(bytes: number): [ArrayBuffer, number] {
-  if (addressOf === undefined) {
-    try {
-      addressOf = createRequire(import.meta.url)('koffi').address as (a: Uint8Array) => bigint;
-    } catch {
-      addressOf = null;
-    }
-  }
-  const b = Buffer.allocUnsafeSlow(bytes + (addressOf ? 64 : 0));
-  const off = addressOf ? (64 - Number(addressOf(b) % 64n)) % 64 : 0;
+  const koffi = getKoffi();
+  const b = Buffer.allocUnsafeSlow(bytes + (koffi ? 64 : 0));
+  const off = koffi ? (64 - Number((koffi.address(b) as bigint) % 64n)) % 64 : 0;
   return [b.buffer as ArrayBuffer, b.byteOffset + off];
 }
 

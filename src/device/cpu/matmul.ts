@@ -6,7 +6,7 @@
  * OpenBLAS is loaded lazily on the first float matmul (or blasInfo/setNumThreads call), so
  * importing torchlet never touches native code it does not need.
  */
-import { createRequire } from 'node:module';
+import { getKoffi } from '../koffi.js';
 import type { View } from '../backend.js';
 import type { HostArray } from '../../dtype.js';
 import { DTypeError } from '../../errors.js';
@@ -36,12 +36,7 @@ function loadBlas(): Blas | null {
   if (blas !== undefined) return blas;
   blas = null;
   if (process.env.TORCHLET_NO_BLAS === '1') return blas; // forced fallback (CI): no notice
-  let koffi: any;
-  try {
-    koffi = createRequire(import.meta.url)('koffi');
-  } catch {
-    koffi = null;
-  }
+  const koffi: any = getKoffi();
   // OpenBLAS's idle threads spin for 2^28 cycles (~0.1 s) after each threaded GEMM, read once
   // when the library loads. Here they then share the second core with the native pool's work
   // (fused convolutions, elementwise ops) for the whole of a training step: 2^22 cycles (~1 ms)

@@ -8,7 +8,7 @@
  * falls back to the JS kernels (which are the reference: the native ones match them exactly
  * for exact ops and to a few ulp for float32 transcendental functions).
  */
-import { createRequire } from 'node:module';
+import { getKoffi, koffiLoadError } from '../koffi.js';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -101,11 +101,9 @@ function load(): Lib | null {
     loadError = 'disabled by TORCHLET_NO_NATIVE=1';
     return lib;
   }
-  let koffi: any;
-  try {
-    koffi = createRequire(import.meta.url)('koffi');
-  } catch (e) {
-    loadError = `koffi is not available (${(e as Error).message})`;
+  const koffi: any = getKoffi();
+  if (!koffi) {
+    loadError = koffiLoadError();
     return lib;
   }
   const paths = candidates();

@@ -18,7 +18,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as os from 'node:os';
-import { createRequire } from 'node:module';
+import { getKoffi, koffiLoadError } from '../koffi.js';
 import type { LibraryHandle } from 'koffi';
 
 export type Env = Record<string, string | undefined>;
@@ -218,25 +218,7 @@ export function describeSearch(opts: SearchOptions = {}, max = 10): string {
 
 // ---------------- loading ----------------
 
-let koffiMod: typeof import('koffi') | null = null;
-let koffiError: string | null = null;
-
-/** The koffi module, loaded on first use (null with a reason when it cannot be loaded). */
-export function getKoffi(): typeof import('koffi') | null {
-  if (koffiMod || koffiError) return koffiMod;
-  try {
-    const req = createRequire(import.meta.url);
-    const m = req('koffi');
-    koffiMod = (m.default ?? m) as typeof import('koffi');
-  } catch (e) {
-    koffiError = `the koffi FFI module could not be loaded (${(e as Error).message.split('\n')[0]})`;
-  }
-  return koffiMod;
-}
-export function koffiLoadError(): string | null {
-  getKoffi();
-  return koffiError;
-}
+export { getKoffi, koffiLoadError };
 
 export interface Loaded {
   lib: LibraryHandle;
@@ -269,7 +251,7 @@ export function loadFirst(
   hooks: { order?: (c: Candidate[]) => Candidate[]; preload?: (dir: string, c: Candidate) => void; accept?: (l: Loaded) => string | null } = {},
 ): LoadResult {
   const koffi = getKoffi();
-  if (!koffi) return { loaded: null, errors: [koffiError ?? 'koffi unavailable'], found: false };
+  if (!koffi) return { loaded: null, errors: [koffiLoadError() ?? 'koffi unavailable'], found: false };
   let cands = findCandidates(spec, opts);
   if (hooks.order) cands = hooks.order(cands);
   const errors: string[] = [];
