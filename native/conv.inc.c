@@ -155,9 +155,11 @@ static void conv_bwd_weight_task(void *vc, int64_t b, int64_t e) {
         /* bias gradient: row sums of gy_n by the vectorised row sums (float32: blocks of 64 in
          * float, block sums in double, rounded once per image) */
         const char *gyn = (const char *)c->gy + (size_t)(n * c->Cout * L) * es;
+        char *gb = part + (size_t)(c->Cout * c->K) * es;
         for (int64_t co = 0; co < c->Cout; co++) {
-          if (c->dt == 0) ((float *)(part + (size_t)(c->Cout * c->K) * es))[co] += (float)sum_f32((const float *)gyn + co * L, L);
-          else ((double *)(part + (size_t)(c->Cout * c->K) * es))[co] += sum_f64((const double *)gyn + co * L, L);
+          double s = reduce_run(c->dt, R_SUM, gyn + (size_t)(co * L) * es, L);
+          if (c->dt == 0) ((float *)gb)[co] += (float)s;
+          else ((double *)gb)[co] += s;
         }
       }
       conv_im2col(c, n, scratch);

@@ -103,16 +103,14 @@ export class CpuBackend implements Backend {
   }
 
   alloc(numel: number, dtype: DType): Handle {
-    const bytes = numel * ITEMSIZE[dtype];
-    if (bytes > 64 && bytes <= SLAB_MAX_BYTES) return slabArray(dtype, numel, bytes).fill(0);
-    if (bytes <= 64) return allocHost(dtype, numel);
-    if (bytes >= LARGE_BYTES) this.beforeLargeAlloc(bytes);
-    return alignedArray(dtype, numel, bytes).fill(0);
+    // up to 64 bytes V8's own (zeroed) heap array; beyond, the buffer allocUninit picks, cleared
+    if (numel * ITEMSIZE[dtype] <= 64) return allocHost(dtype, numel);
+    return (this.allocUninit(numel, dtype) as HostArray).fill(0);
   }
   allocUninit(numel: number, dtype: DType): Handle {
     const bytes = numel * ITEMSIZE[dtype];
-    // up to 64 bytes V8 keeps the array on its own heap (fastest); beyond, a zero-filled array
-    // costs a calloc whose clearing dominates (1.4 us at 16 KiB, 17 us at 256 KiB)
+    // up to 64 bytes V8 keeps the array on its own heap (fastest); beyond, slab slots and
+    // aligned malloc'd buffers (a calloc'd array's clearing would dominate: 1.4 us at 16 KiB)
     if (bytes <= 64) return allocHost(dtype, numel);
     if (bytes <= SLAB_MAX_BYTES) return slabArray(dtype, numel, bytes);
     if (bytes >= LARGE_BYTES) this.beforeLargeAlloc(bytes);
