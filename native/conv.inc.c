@@ -74,6 +74,164 @@ static conv_ctx conv_setup(int dt, const double *geom, int64_t groups, int64_t C
 
 static size_t conv_esize(int dt) { return dt == 0 ? sizeof(float) : sizeof(double); }
 
+/* ---------------------------------------------------------------- direct float32 forward
+ * For few input taps (K = C * kh * kw <= direct_max_k, one group, stride 1) the forward pass
+ * skips the window matrix and the GEMM: each image is copied once into zero-padded planes
+ * (Hp = OH + (kh-1) dh rows of Wp = OW + (kw-1) dw per channel), on which a stride-1 tap is a
+ * fixed offset: output (oh, ow) of tap (c, i, j) reads padded element
+ * c * CS + (oh + i dh) Wp + ow + j dw. Blocks of 4 output channels x 16 positions of a row sit
+ * in 8 vector accumulators, one multiply-add per tap, and are stored straight to the output.
+ * Measured against the GEMM path (2 threads, batch 64, warm output): 1 -> 32 channels on 28x28,
+ * equal (0.28 ms); 3 -> 32 on 32x32, 0.67 vs 0.76-0.85 ms; 3 -> 16 on 64x64, 1.45 vs 3.45 ms.
+ * The weight gradient stays a GEMM: the same walk as dot products measured 2x slower than
+ * OpenBLAS's small-matrix kernel on the window matrix. */
+static int direct_max_k = 32;
+
+/** Sets the largest C * kh * kw the direct float32 kernels take (0: always BLAS); returns the old value. */
+EXPORT int tl_conv_direct_max_k(int k) {
+  int old = direct_max_k;
+  if (k >= 0) direct_max_k = k;
+  return old;
+}
+
+#define DIR_CO 4      /* output channels per block */
+#define DIR_F 16      /* positions per block (2 vectors) */
+
+typedef struct {
+  int64_t Hp, Wp, CS;    /* padded plane rows, width, channel stride (with a zero tail) */
+  int64_t K, Cp;         /* taps, output channels padded to DIR_CO */
+  int64_t toff[64];      /* tap offsets in the padded planes */
+} direct_geom;
+
+static int direct_ok(const conv_ctx *c) {
+  const win_geom *g = &c->g;
+  if (c->dt != 0 || c->groups != 1 || g->sh != 1 || g->sw != 1 || c->K > direct_max_k || c->K > 64) return 0;
+  if (g->OH < 1 || g->OW < 1) return 0;
+  int64_t Hp = g->OH + (g->kh - 1) * g->dh, Wp = g->OW + (g->kw - 1) * g->dw;
+  return g->C * (Hp * Wp + Wp + DIR_F) <= ((int64_t)1 << 22); /* padded image at most 16 MB */
+}
+
+static direct_geom direct_setup(const conv_ctx *c) {
+  const win_geom *g = &c->g;
+  direct_geom d;
+  d.Hp = g->OH + (g->kh - 1) * g->dh;
+  d.Wp = g->OW + (g->kw - 1) * g->dw;
+  /* a block may run DIR_F - 1 positions past the last row, and a tap adds up to (kw-1) dw */
+  d.CS = (d.Hp * d.Wp + d.Wp + DIR_F + 15) / 16 * 16;
+  d.K = c->K;
+  d.Cp = (c->Cout + DIR_CO - 1) / DIR_CO * DIR_CO;
+  int64_t t = 0;
+  for (int64_t ch = 0; ch < g->C; ch++)
+    for (int64_t i = 0; i < g->kh; i++)
+      for (int64_t j = 0; j < g->kw; j++) d.toff[t++] = ch * d.CS + i * g->dh * d.Wp + j * g->dw;
+  return d;
+}
+
+/* image n of x into P: C planes of Hp x Wp with the padding (and each plane's tail) zero */
+static void direct_pad(const conv_ctx *c, const direct_geom *d, int64_t n, float *P) {
+  const win_geom *g = &c->g;
+  const float *x = (const float *)c->x + g->xo + n * g->xsN;
+  int64_t pl = g->pl, Wp = d->Wp, cols = g->W < Wp - pl ? g->W : Wp - pl;
+  if (cols < 0) cols = 0;
+  for (int64_t ch = 0; ch < g->C; ch++) {
+    float *pc = P + ch * d->CS;
+    for (int64_t r = 0; r < d->Hp; r++) {
+      float *row = pc + r * Wp;
+      int64_t h = r - g->pt;
+      if (h < 0 || h >= g->H) { memset(row, 0, (size_t)Wp * 4); continue; }
+      const float *src = x + ch * g->xsC + h * g->xsH;
+      int64_t q = 0;
+      for (; q < pl && q < Wp; q++) row[q] = 0.0f;
+      if (g->xsW == 1) { memcpy(row + q, src, (size_t)cols * 4); q += cols; }
+      else for (int64_t w = 0; w < cols; w++, q++) row[q] = src[w * g->xsW];
+      for (; q < Wp; q++) row[q] = 0.0f;
+    }
+    memset(pc + d->Hp * Wp, 0, (size_t)(d->CS - d->Hp * Wp) * 4);
+  }
+}
+
+/* o[q][0..DIR_F) for q < DIR_CO: bias[q] + sum over taps of wb[t][q] * P[toff[t] + f .. + DIR_F) */
+static inline void direct_fwd_block(const float *P, const direct_geom *d, const float *wb, const float *bias, int64_t f, float *const o[DIR_CO]) {
+  vf a00 = splat(bias[0]), a01 = a00, a10 = splat(bias[1]), a11 = a10;
+  vf a20 = splat(bias[2]), a21 = a20, a30 = splat(bias[3]), a31 = a30;
+  const float *w = wb;
+  for (int64_t t = 0; t < d->K; t++, w += DIR_CO) {
+    const float *s = P + d->toff[t] + f;
+    vf s0 = ld(s), s1 = ld(s + VL);
+    vf w0 = splat(w[0]), w1 = splat(w[1]), w2 = splat(w[2]), w3 = splat(w[3]);
+    a00 += w0 * s0; a01 += w0 * s1;
+    a10 += w1 * s0; a11 += w1 * s1;
+    a20 += w2 * s0; a21 += w2 * s1;
+    a30 += w3 * s0; a31 += w3 * s1;
+  }
+  st(o[0], a00); st(o[0] + VL, a01);
+  st(o[1], a10); st(o[1] + VL, a11);
+  st(o[2], a20); st(o[2] + VL, a21);
+  st(o[3], a30); st(o[3] + VL, a31);
+}
+
+typedef struct { conv_ctx *c; direct_geom d; const float *wb, *bias; } direct_ctx;
+
+/* Output rows are written straight from the accumulators, DIR_F positions at a time; a ragged
+ * end is one more block ending at the row's last position (recomputing a few positions with the
+ * same values). Rows shorter than DIR_F go through a small buffer; blocks past the last output
+ * channel store into a spare one. */
+static void direct_fwd_task(void *vc, int64_t b, int64_t e) {
+  direct_ctx *k = vc;
+  conv_ctx *c = k->c;
+  const direct_geom *d = &k->d;
+  const win_geom *g = &c->g;
+  float *P = malloc((size_t)(g->C * d->CS + 2 * DIR_CO * DIR_F) * sizeof(float));
+  if (!P) { c->failed = 1; return; }
+  float *spare = P + g->C * d->CS; /* stores of padded output channels, and short rows */
+  int64_t OH = g->OH, OW = g->OW, L = c->L;
+  for (int64_t n = b; n < e; n++) {
+    direct_pad(c, d, n, P);
+    float *on = (float *)c->out + n * c->Cout * L;
+    for (int64_t cb = 0; cb < d->Cp; cb += DIR_CO) {
+      int64_t nq = c->Cout - cb < DIR_CO ? c->Cout - cb : DIR_CO;
+      const float *wb = k->wb + cb * d->K, *bias = k->bias + cb;
+      for (int64_t oh = 0; oh < OH; oh++) {
+        float *row[DIR_CO], *o[DIR_CO];
+        for (int q = 0; q < DIR_CO; q++) row[q] = q < nq ? on + (cb + q) * L + oh * OW : spare + q * DIR_F;
+        if (OW < DIR_F) {
+          for (int q = 0; q < DIR_CO; q++) o[q] = spare + (DIR_CO + q) * DIR_F;
+          direct_fwd_block(P, d, wb, bias, oh * d->Wp, o);
+          for (int q = 0; q < nq; q++) memcpy(row[q], o[q], (size_t)OW * sizeof(float));
+          continue;
+        }
+        for (int64_t ow = 0;; ow += DIR_F) {
+          if (ow + DIR_F > OW) ow = OW - DIR_F;
+          for (int q = 0; q < DIR_CO; q++) o[q] = q < nq ? row[q] + ow : row[q];
+          direct_fwd_block(P, d, wb, bias, oh * d->Wp + ow, o);
+          if (ow + DIR_F >= OW) break;
+        }
+      }
+    }
+  }
+  free(P);
+}
+
+/* forward by the direct kernels; 0 when out of memory */
+static int direct_fwd(conv_ctx *c) {
+  direct_ctx k = {c, direct_setup(c), NULL, NULL};
+  const direct_geom *d = &k.d;
+  /* weights regrouped per block of DIR_CO output channels: wb[cb][t][q], zeros for q past Cout */
+  float *wb = calloc((size_t)(d->Cp * d->K + d->Cp), sizeof(float));
+  if (!wb) return 0;
+  float *bias = wb + d->Cp * d->K;
+  const float *w = c->w;
+  for (int64_t co = 0; co < c->Cout; co++) {
+    int64_t cb = co / DIR_CO * DIR_CO, q = co % DIR_CO;
+    for (int64_t t = 0; t < d->K; t++) wb[cb * d->K + t * DIR_CO + q] = w[co * d->K + t];
+    bias[co] = c->b ? ((const float *)c->b)[co] : 0.0f;
+  }
+  k.wb = wb; k.bias = bias;
+  parallel_for(c->g.N, 1, 1, direct_fwd_task, &k);
+  free(wb);
+  return !c->failed;
+}
+
 static void conv_fwd_task(void *vc, int64_t b, int64_t e) {
   conv_ctx *c = vc;
   size_t es = conv_esize(c->dt);
@@ -102,6 +260,7 @@ EXPORT int tl_conv2d_fwd(int dt, const double *geom, int64_t groups, int64_t Cou
   if ((dt != 0 && dt != 1) || !conv_sgemm) return 0;
   conv_ctx c = conv_setup(dt, geom, groups, Cout);
   c.x = x; c.w = w; c.b = b; c.out = out;
+  if (direct_ok(&c)) return direct_fwd(&c);
   parallel_for(c.g.N, 1, 1, conv_fwd_task, &c);
   return c.failed ? 0 : 1;
 }

@@ -18,11 +18,10 @@ typedef uint32_t vu __attribute__((vector_size(VL * 4)));
 static inline vf ld(const float *p) { vf v; memcpy(&v, p, sizeof v); return v; }
 static inline void st(float *p, vf v) { memcpy(p, &v, sizeof v); }
 static inline vf sel(vi m, vf a, vf b) { return (vf)((m & (vi)a) | (~m & (vi)b)); }
-static inline vf splat(float c) {
-  vf v;
-  for (int k = 0; k < VL; k++) v[k] = c;
-  return v;
-}
+/* c in every lane. Written as a vector-scalar operation (c - +0 is c for every c, -0 and NaN
+ * included) so GCC emits one broadcast; a lane-by-lane fill became a chain of inserts for
+ * values loaded from memory. */
+static inline vf splat(float c) { return c - (vf){}; }
 static inline vf vabs(vf x) { return (vf)((vi)x & 0x7fffffff); }
 static inline vf copysignv(vf mag, vf sgn) { return (vf)(((vi)mag & 0x7fffffff) | ((vi)sgn & (int32_t)0x80000000)); }
 

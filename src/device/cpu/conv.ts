@@ -6,6 +6,9 @@
  * + col2im per image; the weight gradient per-part GEMMs over recomputed windows, summed in a
  * fixed order (so results do not depend on thread timing).
  *
+ * A float32 forward with few input taps (C * kh * kw <= 32, stride 1, one group) runs a direct
+ * kernel instead, over zero-padded copies of each image (see native/conv.inc.c).
+ *
  * Taken for float32/float64 batches of 2 or more when the native library and BLAS are loaded;
  * otherwise each hook returns false and the frontend's composite (im2col + one matmul) runs,
  * which for a single image is the faster of the two: one large GEMM that BLAS threads split.
@@ -13,7 +16,7 @@
 import type { Conv2dParams, View } from '../backend.js';
 import type { DType } from '../../dtype.js';
 import { blasForNativeCallers } from './matmul.js';
-import { nativeConv2d, nativeConv2dBackwardData, nativeConv2dBackwardWeight, nativeConvAvailable, type NativeWindow } from './native.js';
+import { nativeConv2d, nativeConv2dBackwardData, nativeConv2dBackwardWeight, nativeConvAvailable, nativeConvDirectMaxK, type NativeWindow } from './native.js';
 import { isContig } from './strided.js';
 
 type Ptr = Float32Array | Float64Array;
@@ -21,6 +24,12 @@ type Ptr = Float32Array | Float64Array;
 let enabled = process.env.TORCHLET_NO_FUSED_CONV !== '1';
 /** @internal turns the fused kernels off, so the composite path runs (tests compare the two). */
 export function _setFusedConv(on: boolean): void { enabled = on; }
+/**
+ * @internal The largest C/groups * kh * kw whose float32 stride-1 forward runs the direct kernel
+ * instead of im2col + GEMM (0: never); returns the previous value, -1 if the kernels are not
+ * loaded. Tests run both.
+ */
+export function _setConvDirectMaxK(k: number): number { return nativeConvDirectMaxK(k); }
 
 /** The BLAS library the kernels should call, or null when they cannot take a batch of N in this dtype. */
 function blasFor(dtype: DType, N: number): string | null {

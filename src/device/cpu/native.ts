@@ -59,7 +59,7 @@ interface Lib {
   so: { func: (decl: string) => unknown };
 }
 
-const ABI_VERSION = 5;
+const ABI_VERSION = 6;
 let lib: Lib | null | undefined; // undefined: not tried yet
 let loadError: string | null = null;
 let pendingThreads: number | null = null;
@@ -453,23 +453,29 @@ interface ConvLib {
   fwd: (dt: number, geom: Float64Array, groups: number, Cout: number, x: Ptr, w: Ptr, b: Ptr | null, out: Ptr) => number;
   bwdData: (dt: number, geom: Float64Array, groups: number, Cout: number, w: Ptr, gy: Ptr, gx: Ptr) => number;
   bwdWeight: (dt: number, geom: Float64Array, groups: number, Cout: number, x: Ptr, gy: Ptr, gw: Ptr, gb: Ptr | null) => number;
+  directMaxK: (k: number) => number;
 }
 let convLib: ConvLib | null | undefined;
 let convBlasPath: string | null = null;
 /** The fused convolution kernels bound to the BLAS library at `blasPath` (loaded by matmul.ts), or null. */
 function loadConv(blasPath: string): ConvLib | null {
+  if (!bindConv()) return null;
+  if (convBlasPath !== blasPath) {
+    if (convLib!.blas(blasPath) !== 1) return null;
+    convBlasPath = blasPath;
+  }
+  return convLib!;
+}
+/** The fused convolution kernels' bindings (no BLAS library bound yet), or null. */
+function bindConv(): ConvLib | null {
   if (convLib === undefined) {
     convLib = bindOptional<ConvLib>({
       blas: 'int tl_conv_blas(const char *)',
       fwd: 'int tl_conv2d_fwd(int, const double *, int64_t, int64_t, const void *, const void *, const void *, void *)',
       bwdData: 'int tl_conv2d_bwd_data(int, const double *, int64_t, int64_t, const void *, const void *, void *)',
       bwdWeight: 'int tl_conv2d_bwd_weight(int, const double *, int64_t, int64_t, const void *, const void *, void *, void *)',
+      directMaxK: 'int tl_conv_direct_max_k(int)',
     });
-  }
-  if (!convLib) return null;
-  if (convBlasPath !== blasPath) {
-    if (convLib.blas(blasPath) !== 1) return null;
-    convBlasPath = blasPath;
   }
   return convLib;
 }
@@ -483,6 +489,15 @@ export function nativeConv2d(dtype: DType, g: NativeWindow, xs: readonly number[
   x: Ptr, w: Ptr, b: Ptr | null, out: Ptr, blasPath: string): boolean {
   const l = loadConv(blasPath);
   return l !== null && l.fwd(dtypeCode(dtype), packGeom(g, xs, [0, 0, 0, 0, 0, 0, 0], 0), groups, Cout, x, w, b, out) === 1;
+}
+/**
+ * @internal The largest C * kh * kw that the direct float32 kernels take instead of BLAS (k < 0
+ * only reads it; 0 sends every convolution to BLAS). Returns the previous value, or -1 when the
+ * kernels are not loaded. Tests use it to run both paths.
+ */
+export function nativeConvDirectMaxK(k: number): number {
+  const l = bindConv();
+  return l === null ? -1 : l.directMaxK(k);
 }
 /** Input gradient: gx (contiguous [N, C, H, W]) from w and gy (both contiguous, from offset 0). */
 export function nativeConv2dBackwardData(dtype: DType, g: NativeWindow, groups: number, Cout: number,
