@@ -169,8 +169,9 @@ EXPORT int tl_get_num_threads(void) {
 }
 
 /* Runs fn over [0, n) on up to n_threads threads when each gets at least `grain` elements;
- * chunk boundaries are multiples of `align` elements (whole cache lines per chunk). */
-static void parallel_for(int64_t n, int64_t grain, int64_t align, task_fn fn, void *ctx) {
+ * chunk boundaries are multiples of `align` elements (whole cache lines per chunk). With
+ * `always_wake`, a sleeping worker is woken even for a job of few grains (each grain is long). */
+static void parallel_for_ex(int64_t n, int64_t grain, int64_t align, task_fn fn, void *ctx, int always_wake) {
   int threads = tl_get_num_threads();
   if (grain < 1) grain = 1;
   if (align < 1) align = 1;
@@ -181,7 +182,7 @@ static void parallel_for(int64_t n, int64_t grain, int64_t align, task_fn fn, vo
   ensure_workers(threads);
   /* a sleeping worker takes ~50-100 us (much more on a busy machine) to wake: worth it only
    * for jobs of several grains; a spinning one joins at once */
-  if (n_started < 1 || (atomic_load(&sleepers) > 0 && n < 8 * grain)) {
+  if (n_started < 1 || (!always_wake && atomic_load(&sleepers) > 0 && n < 8 * grain)) {
     fn(ctx, 0, n);
     return;
   }
@@ -207,6 +208,10 @@ static void parallel_for(int64_t n, int64_t grain, int64_t align, task_fn fn, vo
     if (++spins < 20000) cpu_relax();
     else sched_yield();
   }
+}
+
+static void parallel_for(int64_t n, int64_t grain, int64_t align, task_fn fn, void *ctx) {
+  parallel_for_ex(n, grain, align, fn, ctx, 0);
 }
 
 /* ------------------------------------------------------------------ vector math */

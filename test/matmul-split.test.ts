@@ -1,0 +1,83 @@
+// Mid-sized float matmuls on the cpu run as one single-threaded GEMM per native pool thread, each
+// on a block of the output's columns or rows (src/device/cpu/matmul.ts, native tl_gemm_split).
+// Checked against float64 products and against OpenBLAS's own threading, with transposed and
+// offset operands, narrow outputs (split by rows) and block edges off the 16-element tiles.
+import t from 'tap';
+import torch, { Tensor } from '../src/index.js';
+import { nativeInfo } from '../src/device/cpu/native.js';
+import { blasInfo } from '../src/device/cpu/index.js';
+import * as matmulMod from '../src/device/cpu/matmul.js';
+
+const { _setGemmSplit } = matmulMod;
+
+const available = nativeInfo().loaded && blasInfo().kind === 'openblas';
+
+function maxRel(a: Tensor, b: Tensor): number {
+  const x = a.dataSync(), y = b.dataSync();
+  let scale = 0, worst = 0;
+  for (let i = 0; i < y.length; i++) scale = Math.max(scale, Math.abs(Number(y[i])));
+  for (let i = 0; i < y.length; i++) worst = Math.max(worst, Math.abs(Number(x[i]) - Number(y[i])));
+  return scale === 0 ? worst : worst / scale;
+}
+
+t.test('matmul split over the native pool equals float64 and OpenBLAS-threaded products', (t) => {
+  if (!available) return t.skip(`needs the native kernels and OpenBLAS: native ${nativeInfo().loaded ? 'loaded' : nativeInfo().reason}, blas ${blasInfo().kind}`);
+  torch.setNumThreads(2);
+  // [M, K, N, transpose A, transpose B]
+  const cases: [number, number, number, boolean, boolean][] = [
+    [64, 784, 256, false, false], // an MLP layer: split by columns
+    [256, 64, 784, true, false], // its weight gradient (gy^T x)
+    [64, 256, 784, false, true], // its input gradient (gy W)
+    [700, 300, 40, false, false], // narrow output: split by rows
+    [333, 97, 211, true, true], // block edges off the 16-element tiles
+    [1, 4096, 300, false, false], // a single row
+  ];
+  for (const dtype of ['float32', 'float64'] as const) {
+    for (const [M, K, N, ta, tb] of cases) {
+      torch.manualSeed(M + N);
+      const a = ta ? torch.randn([K, M], { dtype }).t() : torch.randn([M, K], { dtype });
+      const b = tb ? torch.randn([N, K], { dtype }).t() : torch.randn([K, N], { dtype });
+      const before = matmulMod._gemmSplitCalls;
+      const y = a.matmul(b);
+      const split = matmulMod._gemmSplitCalls - before;
+      const label = `${dtype} [${M},${K}]${ta ? 'T' : ''} x [${K},${N}]${tb ? 'T' : ''}`;
+      if (M * N >= 64 && M * N * K >= 2 ** 20) t.equal(split, 1, `${label}: ran split over the pool`);
+      const ref = a.double().matmul(b.double());
+      const r = maxRel(y, ref);
+      t.ok(r <= (dtype === 'float32' ? 1e-5 : 1e-13), `${label}: max relative difference to float64 ${r.toExponential(2)}`);
+      _setGemmSplit(false);
+      try {
+        const before2 = matmulMod._gemmSplitCalls;
+        const z = a.matmul(b);
+        t.equal(matmulMod._gemmSplitCalls, before2, `${label}: not split when turned off`);
+        const rz = maxRel(y, z);
+        t.ok(rz <= (dtype === 'float32' ? 1e-5 : 1e-13), `${label}: equals OpenBLAS's threaded product (${rz.toExponential(2)})`);
+      } finally {
+        _setGemmSplit(true);
+      }
+    }
+  }
+  t.end();
+});
+
+t.test('a matmul into a view of a larger output and with one thread', (t) => {
+  if (!available) return t.skip('needs the native kernels and OpenBLAS (see above)');
+  torch.manualSeed(3);
+  const a = torch.randn([128, 512]), w = torch.randn([512, 300]);
+  const y = a.matmul(w);
+  // the same rows of a taken from an offset view
+  const big = torch.randn([256, 512]);
+  big.narrow(0, 100, 128).copy_(a);
+  const y2 = big.narrow(0, 100, 128).matmul(w);
+  t.ok(maxRel(y2, y) <= 1e-6, 'offset operand: same product');
+  torch.setNumThreads(1);
+  try {
+    const before = matmulMod._gemmSplitCalls;
+    const y1 = a.matmul(w);
+    t.equal(matmulMod._gemmSplitCalls, before, 'one thread: not split');
+    t.ok(maxRel(y1, y) <= 1e-5, 'one thread: same product');
+  } finally {
+    torch.setNumThreads(2);
+  }
+  t.end();
+});
