@@ -1049,6 +1049,30 @@ static void copy_task(void *vc, int64_t b, int64_t e) {
   }
 }
 
+/* fills: every element of [b, e) gets the es-byte pattern (memset when it is all zero bytes) */
+typedef struct { int es, zero; char *dst; uint64_t pat; } fill_ctx;
+#define FILL_BLOCK(T) do { T *d = (T *)c->dst; const T v = (T)c->pat; for (int64_t i = b; i < e; i++) d[i] = v; } while (0)
+static void fill_task(void *vc, int64_t b, int64_t e) {
+  fill_ctx *c = vc;
+  if (c->zero) { memset(c->dst + b * c->es, 0, (size_t)((e - b) * c->es)); return; }
+  switch (c->es) {
+    case 1: memset(c->dst + b, (int)(c->pat & 0xff), (size_t)(e - b)); break;
+    case 2: FILL_BLOCK(uint16_t); break;
+    case 4: FILL_BLOCK(uint32_t); break;
+    default: FILL_BLOCK(uint64_t); break;
+  }
+}
+
+/** dst[dof + i] = the es-byte value at `pattern` for i < n, on the pool (large tensors' fills). */
+EXPORT int tl_fill(int es, void *dst, int64_t dof, int64_t n, const void *pattern) {
+  if (es != 1 && es != 2 && es != 4 && es != 8) return 0;
+  fill_ctx c = {es, 1, (char *)dst + dof * es, 0};
+  memcpy(&c.pat, pattern, (size_t)es);
+  c.zero = c.pat == 0;
+  parallel_for(n, GRAIN_CHEAP * 4 / es, 64 / es, fill_task, &c);
+  return 1;
+}
+
 /** dst[do + r*cols + k] = src[so + r*rs + k*cs] for r < rows, k < cols; es = element bytes. */
 EXPORT int tl_copy2d(int es, const void *src, int64_t so, int64_t rs, int64_t cs, void *dst, int64_t dof, int64_t rows, int64_t cols) {
   if (es != 1 && es != 2 && es != 4 && es != 8) return 0;
@@ -1431,7 +1455,7 @@ EXPORT int tl_adam(int dtype, int64_t n, const double *hp, void *P, int64_t po, 
 }
 
 /** Version of the exported interface (bumped whenever a signature or op code changes). */
-EXPORT int tl_abi_version(void) { return 6; }
+EXPORT int tl_abi_version(void) { return 7; }
 
 /* Recurrent-layer kernels (fused LSTM cell forward/backward) live in their own file. */
 #include "rnn.inc.c"

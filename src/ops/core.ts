@@ -91,7 +91,8 @@ export function contiguousRaw(x: Tensor): Tensor {
 
 export function fillRaw(be: Backend, shape: readonly number[], dtype: DType, value: number): Tensor {
   const out = empty_(be, shape, dtype);
-  if (value !== 0 && out.numel() > 0) be.fill(out._view, toStored(dtype, value));
+  // -0 needs the fill too (empty_ gives +0)
+  if (!Object.is(value, 0) && out.numel() > 0) be.fill(out._view, toStored(dtype, value));
   return out;
 }
 

@@ -131,7 +131,8 @@ export function fromBuffer(data: ArrayBufferView, shape: readonly number[], opts
 export function full(shape: readonly number[], value: number | boolean, opts: CreateOptions = {}): Tensor {
   checkDtype('full', opts.dtype);
   const s = checkShape('full', shape as number[]);
-  const dtype = opts.dtype ?? (typeof value === 'boolean' ? 'bool' : Number.isInteger(value) ? 'int64' : getDefaultDtype());
+  // -0 is a float (PyTorch's -0.0); other integral numbers give int64, as Python ints do
+  const dtype = opts.dtype ?? (typeof value === 'boolean' ? 'bool' : Number.isInteger(value) && !Object.is(value, -0) ? 'int64' : getDefaultDtype());
   const v = typeof value === 'boolean' ? (value ? 1 : 0) : value;
   return finishCreate(fillRaw(backendFor('full', opts), s, dtype, v), opts);
 }

@@ -3,6 +3,7 @@ import type { View } from '../backend.js';
 import { allocHost, isIntegral, type HostArray } from '../../dtype.js';
 import { runElementwise, type EwSpec } from './elementwise.js';
 import { isContig, isScalarLike, numelOf } from './strided.js';
+import { nativeFill } from './native.js';
 
 /**
  * dst = cast(src) over equal shapes. Same-dtype contiguous copies are a memmove
@@ -20,7 +21,7 @@ export function copyView(src: View, dst: View): void {
       return;
     }
     if (isScalarLike(src.shape, src.strides)) {
-      d.fill(s[src.offset], dst.offset, dst.offset + n);
+      fillRange(d, s[src.offset], dst.offset, dst.offset + n);
       return;
     }
   }
@@ -37,10 +38,15 @@ export function fillView(dst: View, value: number): void {
   if (n === 0) return;
   const d = dst.handle as HostArray;
   if (isContig(dst.shape, dst.strides)) {
-    d.fill(value, dst.offset, dst.offset + n);
+    fillRange(d, value, dst.offset, dst.offset + n);
     return;
   }
   const one = allocHost(dst.dtype, 1);
   one[0] = value;
   copyView({ handle: one, dtype: dst.dtype, shape: dst.shape, strides: dst.shape.map(() => 0), offset: 0 }, dst);
+}
+
+/** d[start .. end) = value: on the native pool when large, else TypedArray.fill. */
+export function fillRange(d: HostArray, value: number, start: number, end: number): void {
+  if (!nativeFill(d, start, end, value)) d.fill(value, start, end);
 }

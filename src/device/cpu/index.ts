@@ -18,7 +18,7 @@ import { DTypeError } from '../../errors.js';
 import { contiguousStrides } from '../../layout.js';
 import { opExpr } from './codegen.js';
 import { ewEntry, runElementwise, runEntry, type EwEntry, type EwSpec } from './elementwise.js';
-import { copyView, fillView } from './copy.js';
+import { copyView, fillRange, fillView } from './copy.js';
 import { cumsum, reduce } from './reduce.js';
 import * as conv from './conv.js';
 import { gather, scatter, sort } from './indexing.js';
@@ -105,7 +105,9 @@ export class CpuBackend implements Backend {
   alloc(numel: number, dtype: DType): Handle {
     // up to 64 bytes V8's own (zeroed) heap array; beyond, the buffer allocUninit picks, cleared
     if (numel * ITEMSIZE[dtype] <= 64) return allocHost(dtype, numel);
-    return (this.allocUninit(numel, dtype) as HostArray).fill(0);
+    const h = this.allocUninit(numel, dtype) as HostArray;
+    fillRange(h, 0, 0, numel);
+    return h;
   }
   allocUninit(numel: number, dtype: DType): Handle {
     const bytes = numel * ITEMSIZE[dtype];
