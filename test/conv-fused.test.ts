@@ -3,6 +3,7 @@
 // then the frontend's use of the Backend conv2d hooks (reference hooks, gradchecks on both paths).
 import t, { type Test } from 'tap';
 import torch, { Tensor, nn } from '../src/index.js';
+import { maxRel } from './helpers/compare.js';
 import { nativeInfo } from '../src/device/cpu/native.js';
 import { blasInfo, CpuBackend } from '../src/device/cpu/index.js';
 import { _setConvDirectMaxK, _setFusedConv } from '../src/device/cpu/conv.js';
@@ -12,14 +13,6 @@ import type { DType } from '../src/dtype.js';
 
 const F = nn.functional;
 const available = nativeInfo().loaded && blasInfo().kind === 'openblas';
-
-function maxRel(a: Tensor, b: Tensor): number {
-  const x = a.dataSync(), y = b.dataSync();
-  let scale = 0, worst = 0;
-  for (let i = 0; i < y.length; i++) scale = Math.max(scale, Math.abs(Number(y[i])));
-  for (let i = 0; i < y.length; i++) worst = Math.max(worst, Math.abs(Number(x[i]) - Number(y[i])));
-  return scale === 0 ? worst : worst / scale;
-}
 
 t.test('fused conv2d equals the composite path (values, input, weight and bias gradients)', (t) => {
   if (!available) return t.skip(`fused convolution needs the native kernels and OpenBLAS: native ${nativeInfo().loaded ? 'loaded' : nativeInfo().reason}, blas ${blasInfo().kind}`);

@@ -4,6 +4,7 @@
 // offset operands, narrow outputs (split by rows) and block edges off the 16-element tiles.
 import t from 'tap';
 import torch, { Tensor } from '../src/index.js';
+import { maxRel } from './helpers/compare.js';
 import { nativeInfo } from '../src/device/cpu/native.js';
 import { blasInfo } from '../src/device/cpu/index.js';
 import * as matmulMod from '../src/device/cpu/matmul.js';
@@ -11,14 +12,6 @@ import * as matmulMod from '../src/device/cpu/matmul.js';
 const { _setGemmSplit } = matmulMod;
 
 const available = nativeInfo().loaded && blasInfo().kind === 'openblas';
-
-function maxRel(a: Tensor, b: Tensor): number {
-  const x = a.dataSync(), y = b.dataSync();
-  let scale = 0, worst = 0;
-  for (let i = 0; i < y.length; i++) scale = Math.max(scale, Math.abs(Number(y[i])));
-  for (let i = 0; i < y.length; i++) worst = Math.max(worst, Math.abs(Number(x[i]) - Number(y[i])));
-  return scale === 0 ? worst : worst / scale;
-}
 
 t.test('matmul split over the native pool equals float64 and OpenBLAS-threaded products', (t) => {
   if (!available) return t.skip(`needs the native kernels and OpenBLAS: native ${nativeInfo().loaded ? 'loaded' : nativeInfo().reason}, blas ${blasInfo().kind}`);
