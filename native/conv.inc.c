@@ -370,7 +370,7 @@ EXPORT int tl_conv2d_bwd_weight(int dt, const double *geom, int64_t groups, int6
 typedef struct {
   int dt, ta, tb, by_cols;
   int64_t M, N, K, lda, ldb, ldc, parts;
-  double alpha, beta;
+  double beta;
   const char *A, *B;
   char *C;
 } gemm_split_ctx;
@@ -388,21 +388,19 @@ static void gemm_split_task(void *vc, int64_t b, int64_t e) {
     int64_t M = g->M, N = g->N;
     if (g->by_cols) { B += (size_t)(g->tb ? lo * g->ldb : lo) * es; C += (size_t)lo * es; N = hi - lo; }
     else { A += (size_t)(g->ta ? lo : lo * g->lda) * es; C += (size_t)(lo * g->ldc) * es; M = hi - lo; }
-    int ta = g->ta ? CB_T : CB_N, tb = g->tb ? CB_T : CB_N;
-    if (g->dt == 0) conv_sgemm(CB_ROW, ta, tb, (int)M, (int)N, (int)g->K, (float)g->alpha, (const float *)A, (int)g->lda, (const float *)B, (int)g->ldb, (float)g->beta, (float *)C, (int)g->ldc);
-    else conv_dgemm(CB_ROW, ta, tb, (int)M, (int)N, (int)g->K, g->alpha, (const double *)A, (int)g->lda, (const double *)B, (int)g->ldb, g->beta, (double *)C, (int)g->ldc);
+    conv_gemm(g->dt, g->ta ? CB_T : CB_N, g->tb ? CB_T : CB_N, M, N, g->K, A, g->lda, B, g->ldb, g->beta, C, g->ldc);
   }
 }
 
-/** Row-major C = alpha op(A) op(B) + beta C, split into column (or row) blocks over the pool's
+/** Row-major C = op(A) op(B) + beta C, split into column (or row) blocks over the pool's
  * threads, each a single-threaded BLAS call (the caller has set OpenBLAS to one thread).
  * Returns 0 (nothing done) when BLAS is not bound or the pool has one thread. */
-EXPORT int tl_gemm_split(int dt, int ta, int tb, int64_t M, int64_t N, int64_t K, double alpha, const void *A, int64_t lda,
+EXPORT int tl_gemm_split(int dt, int ta, int tb, int64_t M, int64_t N, int64_t K, const void *A, int64_t lda,
                          const void *B, int64_t ldb, double beta, void *C, int64_t ldc) {
   if ((dt != 0 && dt != 1) || !conv_sgemm || M < 1 || N < 1 || K < 1) return 0;
   int threads = tl_get_num_threads();
   if (threads < 2) return 0;
-  gemm_split_ctx g = {dt, ta, tb, N >= M || N >= 64, M, N, K, lda, ldb, ldc, 0, alpha, beta, A, B, C};
+  gemm_split_ctx g = {dt, ta, tb, N >= M || N >= 64, M, N, K, lda, ldb, ldc, 0, beta, A, B, C};
   int64_t total = g.by_cols ? N : M;
   g.parts = total / 32 < threads ? total / 32 : threads;
   if (g.parts < 2) return 0;

@@ -1455,7 +1455,7 @@ EXPORT int tl_adam(int dtype, int64_t n, const double *hp, void *P, int64_t po, 
 }
 
 /** Version of the exported interface (bumped whenever a signature or op code changes). */
-EXPORT int tl_abi_version(void) { return 7; }
+EXPORT int tl_abi_version(void) { return 8; }
 
 /* Recurrent-layer kernels (fused LSTM cell forward/backward) live in their own file. */
 #include "rnn.inc.c"

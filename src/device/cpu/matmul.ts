@@ -236,20 +236,20 @@ export function matmul(a0: View, b0: View, out0: View, opts: MatmulOptions = {})
   const ldc = M === 1 ? N : out.strides[1];
   const O = out.handle as HostArray;
   const work = B * M * N * K;
+  // batch 0's operands, which broadcast operands (stride 0) reuse: one needing a contiguous copy
+  // is copied once, not once per batch (nor again when the split below declines)
+  const a0v = matrixView(a, 0), b0v = matrixView(b, 0);
   if (B === 1 && outDirect && splitOn && work >= BLAS_PARALLEL_WORK && work <= SPLIT_MAX_WORK) {
-    const av = matrixView(a, 0), bv = matrixView(b, 0);
     blasThreadsFor(lib, 0);
-    if (nativeGemmSplit(dt, av.trans, bv.trans, M, N, K, 1, av.arr, av.ld, bv.arr, bv.ld, 0,
+    if (nativeGemmSplit(dt, a0v.trans, b0v.trans, M, N, K, a0v.arr, a0v.ld, b0v.arr, b0v.ld, 0,
       out.offset === 0 ? O : O.subarray(out.offset), ldc, lib.library)) {
       _gemmSplitCalls++;
       return;
     }
   }
   blasThreadsFor(lib, work);
-  // a broadcast operand that needs a contiguous copy is copied once, not once per batch
-  const a0v = a.strides[0] === 0 ? matrixView(a, 0) : null, b0v = b.strides[0] === 0 ? matrixView(b, 0) : null;
   for (let i = 0; i < B; i++) {
-    const av = a0v ?? matrixView(a, i), bv = b0v ?? matrixView(b, i);
+    const av = i === 0 || a.strides[0] === 0 ? a0v : matrixView(a, i), bv = i === 0 || b.strides[0] === 0 ? b0v : matrixView(b, i);
     const c = outDirect ? O.subarray(out.offset + i * out.strides[0]) : newLike(O, M * N);
     gemm(ROW_MAJOR, av.trans ? TRANS : NO_TRANS, bv.trans ? TRANS : NO_TRANS, M, N, K, 1,
       av.arr, av.ld, bv.arr, bv.ld, 0, c, outDirect ? ldc : N);

@@ -60,7 +60,7 @@ interface Lib {
   so: { func: (decl: string) => unknown };
 }
 
-const ABI_VERSION = 7;
+const ABI_VERSION = 8;
 let lib: Lib | null | undefined; // undefined: not tried yet
 let loadError: string | null = null;
 let pendingThreads: number | null = null;
@@ -473,7 +473,7 @@ interface ConvLib {
   bwdData: (dt: number, geom: Float64Array, groups: number, Cout: number, w: Ptr, gy: Ptr, gx: Ptr) => number;
   bwdWeight: (dt: number, geom: Float64Array, groups: number, Cout: number, x: Ptr, gy: Ptr, gw: Ptr, gb: Ptr | null) => number;
   directMaxK: (k: number) => number;
-  gemmSplit: (dt: number, ta: number, tb: number, M: number, N: number, K: number, alpha: number, A: Ptr, lda: number,
+  gemmSplit: (dt: number, ta: number, tb: number, M: number, N: number, K: number, A: Ptr, lda: number,
     B: Ptr, ldb: number, beta: number, C: Ptr, ldc: number) => number;
 }
 let convLib: ConvLib | null | undefined;
@@ -496,7 +496,7 @@ function bindConv(): ConvLib | null {
       bwdData: 'int tl_conv2d_bwd_data(int, const double *, int64_t, int64_t, const void *, const void *, void *)',
       bwdWeight: 'int tl_conv2d_bwd_weight(int, const double *, int64_t, int64_t, const void *, const void *, void *, void *)',
       directMaxK: 'int tl_conv_direct_max_k(int)',
-      gemmSplit: 'int tl_gemm_split(int, int, int, int64_t, int64_t, int64_t, double, const void *, int64_t, const void *, int64_t, double, void *, int64_t)',
+      gemmSplit: 'int tl_gemm_split(int, int, int, int64_t, int64_t, int64_t, const void *, int64_t, const void *, int64_t, double, void *, int64_t)',
     });
   }
   return convLib;
@@ -522,14 +522,14 @@ export function nativeConvDirectMaxK(k: number): number {
   return l === null ? -1 : l.directMaxK(k);
 }
 /**
- * Row-major C = alpha op(A) op(B) + beta C (arrays from element 0) as single-threaded BLAS calls
+ * Row-major C = op(A) op(B) + beta C (arrays from element 0) as single-threaded BLAS calls
  * on the native pool's threads, one block of C each (native/conv.inc.c: tl_gemm_split). The
  * caller has set OpenBLAS to one thread (blasForNativeCallers). False when not done.
  */
-export function nativeGemmSplit(dtype: DType, transA: boolean, transB: boolean, M: number, N: number, K: number, alpha: number,
+export function nativeGemmSplit(dtype: DType, transA: boolean, transB: boolean, M: number, N: number, K: number,
   A: Ptr, lda: number, B: Ptr, ldb: number, beta: number, C: Ptr, ldc: number, blasPath: string): boolean {
   const l = loadConv(blasPath);
-  return l !== null && l.gemmSplit(dtypeCode(dtype), transA ? 1 : 0, transB ? 1 : 0, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc) === 1;
+  return l !== null && l.gemmSplit(dtypeCode(dtype), transA ? 1 : 0, transB ? 1 : 0, M, N, K, A, lda, B, ldb, beta, C, ldc) === 1;
 }
 /** Input gradient: gx (contiguous [N, C, H, W]) from w and gy (both contiguous, from offset 0). */
 export function nativeConv2dBackwardData(dtype: DType, g: NativeWindow, groups: number, Cout: number,
