@@ -183,3 +183,42 @@ for (const device of DEVICES) t.test(`edge cases on ${device}`, on(device), (tt)
   tt.same(scaledDotProductAttention(q, q, q, { dropoutP: 1 }).abs().sum().item(), 0);
   tt.end();
 });
+
+// crossEntropy over [N, C] cpu logits with class indices (no weight, no smoothing) is one op
+// with its own backward (classCrossEntropy in loss.ts); the composite nllLoss(logSoftmax(x))
+// is the reference for it here, the PyTorch fixtures above cover its values and gradients.
+t.test('fused class-index crossEntropy', (tt) => {
+  const opts = { dtype: 'float64' as const, requiresGrad: true };
+  const x = torch.randn([5, 4], opts);
+  const idx = torch.tensor([1, -100, 3, 0, 3]);
+  for (const reduction of ['mean', 'sum', 'none'] as const) {
+    tt.ok(torch.autograd.gradcheck((a) => F.crossEntropy(a, idx, { reduction }), [x]), `gradcheck ${reduction}`);
+    tt.ok(torch.autograd.gradcheck((a) => F.crossEntropy(a, torch.tensor([1, 2, 3, 0, 3]), { reduction, ignoreIndex: 3 }), [x]), `gradcheck ${reduction} ignoreIndex 3`);
+  }
+  const l = F.crossEntropy(x, idx);
+  tt.equal(l.gradFn?.displayName, 'NllLossBackward0', 'one node, named as PyTorch names it');
+  // second derivatives (createGraph) agree with the composite's
+  const gx = torch.autograd.grad(F.crossEntropy(x, idx, { reduction: 'sum' }), x, { createGraph: true })[0]!;
+  const ref = torch.autograd.grad(F.nllLoss(torch.logSoftmax(x, 1), idx, { reduction: 'sum' }), x, { createGraph: true })[0]!;
+  tt.ok(gx.sub(ref).abs().max().item() < 1e-12, 'first derivative with createGraph');
+  const w = torch.randn([5, 4], { dtype: 'float64' });
+  const h = torch.autograd.grad(gx.mul(w).sum(), x)[0]!, href = torch.autograd.grad(ref.mul(w).sum(), x)[0]!;
+  tt.ok(h.sub(href).abs().max().item() < 1e-12, 'second derivative');
+  // rows scaled by a broadcasting op past 16384 elements, and float32
+  for (const dtype of ['float64', 'float32'] as const) {
+    const big = torch.randn([300, 70], { dtype, requiresGrad: true });
+    const tg = torch.randint(0, 70, [300]);
+    const a = F.crossEntropy(big, tg), b = F.nllLoss(torch.logSoftmax(big, 1), tg);
+    tt.ok(Math.abs(a.item() - b.item()) < (dtype === 'float64' ? 1e-12 : 1e-5), `${dtype} value`);
+    const [ga] = torch.autograd.grad(a, big), [gb] = torch.autograd.grad(b, big);
+    tt.ok(ga!.sub(gb!).abs().max().item() < (dtype === 'float64' ? 1e-15 : 1e-8), `${dtype} gradient`);
+    tt.equal(a.dtype, dtype);
+  }
+  // a gradient reaching the loss through a view with stride 0 (reduction 'none', then sum)
+  const y = torch.randn([3, 4], opts);
+  F.crossEntropy(y, torch.tensor([0, 2, 1]), { reduction: 'none' }).sum().backward();
+  const yr = y.detach().clone().requiresGrad_(true);
+  F.nllLoss(torch.logSoftmax(yr, 1), torch.tensor([0, 2, 1]), { reduction: 'none' }).sum().backward();
+  tt.ok(y.grad!.sub(yr.grad!).abs().max().item() < 1e-15, "'none' reduction gradient");
+  tt.end();
+});

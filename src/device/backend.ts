@@ -92,6 +92,12 @@ export interface Backend {
   cumsum(x: View, dim: number, out: View): void;
   /** Batched matmul: a [B, M, K], b [B, K, N] (any strides), out [B, M, N] contiguous; one float dtype. */
   matmul(a: View, b: View, out: View): void;
+  /**
+   * out = bias + a b with bias broadcast over out's rows (a [1, M, K], b [1, K, N], bias and out
+   * [1, M, N], out contiguous): PyTorch's addmm, the product added to the bias in one GEMM.
+   * Returns false, having written nothing, where not supported (the caller adds separately).
+   */
+  addmm?(bias: View, a: View, b: View, out: View): boolean;
   /** out[...i_dim...] = x[... index[...] ...] along dim (torch.gather); out and index share a shape. */
   gather(x: View, dim: number, index: View, out: View): void;
   /** In place on out: out[... index[...] ...] = src[...] (or += when accumulate), torch.scatter_/scatter_add_. */

@@ -22,7 +22,7 @@ import { copyView, fillRange, fillView } from './copy.js';
 import { cumsum, reduce } from './reduce.js';
 import * as conv from './conv.js';
 import { gather, scatter, sort } from './indexing.js';
-import { matmul, type MatmulOptions } from './matmul.js';
+import { canAccumulate, matmul, type MatmulOptions } from './matmul.js';
 import { isContig, isScalarLike, numelOf, planLoops } from './strided.js';
 import { nativeBatchNormTrain, nativeBinary, nativeBinaryNd, nativeCopy2d, nativeUnaryNd, nativeReduceAxes, nativeReduceRows, nativeSoftmaxRows, nativeUnary } from './native.js';
 
@@ -318,6 +318,13 @@ export class CpuBackend implements Backend {
   }
   matmul(a: View, b: View, out: View): void {
     matmul(a, b, out, this.matmulOpts);
+  }
+  addmm(bias: View, a: View, b: View, out: View): boolean {
+    if (!canAccumulate(out.dtype, this.matmulOpts) || bias.dtype !== out.dtype) return false;
+    // the bias rows first, then BLAS adds the product to them (beta = 1), as PyTorch's addmm
+    this.copy(bias, out);
+    matmul(a, b, out, { ...this.matmulOpts, accumulate: true });
+    return true;
   }
   gather(x: View, dim: number, index: View, out: View): void {
     if (x.dtype !== out.dtype) throw new DTypeError('gather', `out dtype ${out.dtype} differs from input dtype ${x.dtype}`);

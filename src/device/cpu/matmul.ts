@@ -187,6 +187,13 @@ function blasOperand(rows: number, cols: number, rs: number, cs: number): { tran
 export interface MatmulOptions {
   /** Forces the JS GEMM for float dtypes (tests, TORCHLET_NO_BLAS). */
   noBlas?: boolean;
+  /** out += a b instead of out = a b (BLAS's beta = 1); float32/float64 with BLAS only, see canAccumulate. */
+  accumulate?: boolean;
+}
+
+/** Whether matmul can take { accumulate: true } for this dtype (it needs BLAS). */
+export function canAccumulate(dtype: string, opts: MatmulOptions): boolean {
+  return (dtype === 'float32' || dtype === 'float64') && !opts.noBlas && loadBlas() !== null;
 }
 
 /**
@@ -220,6 +227,8 @@ export function matmul(a0: View, b0: View, out0: View, opts: MatmulOptions = {})
     throw new DTypeError('matmul', `the cpu device has no matmul for ${dt} (16-bit floats are computed in float32)`);
   // OpenBLAS wins from 4x4 up (a koffi call costs ~1us, less than packing for the JS GEMM)
   const lib = dt === 'int64' || opts.noBlas ? null : loadBlas();
+  const beta = opts.accumulate ? 1 : 0;
+  if (beta !== 0 && !lib) throw new Error('matmul: accumulate needs BLAS (check canAccumulate first)');
   if (!lib) {
     for (let i = 0; i < B; i++) {
       gemmJS(M, N, K, A, a.offset + i * a.strides[0], a.strides[1], a.strides[2],
@@ -228,11 +237,12 @@ export function matmul(a0: View, b0: View, out0: View, opts: MatmulOptions = {})
     return;
   }
   if (K === 0) {
-    fillView(out, 0); // the empty sum (BLAS would reject the zero leading dims)
+    if (beta === 0) fillView(out, 0); // the empty sum (BLAS would reject the zero leading dims)
     return;
   }
   const gemm = dt === 'float32' ? lib.sgemm : lib.dgemm;
   const outDirect = out.strides[2] === 1 && (M === 1 || out.strides[1] >= N);
+  if (beta !== 0 && !outDirect) throw new Error('matmul: accumulate needs an output with unit column stride');
   const ldc = M === 1 ? N : out.strides[1];
   const O = out.handle as HostArray;
   const work = B * M * N * K;
@@ -241,7 +251,7 @@ export function matmul(a0: View, b0: View, out0: View, opts: MatmulOptions = {})
   const a0v = matrixView(a, 0), b0v = matrixView(b, 0);
   if (B === 1 && outDirect && splitOn && work >= BLAS_PARALLEL_WORK && work <= SPLIT_MAX_WORK) {
     blasThreadsFor(lib, 0);
-    if (nativeGemmSplit(dt, a0v.trans, b0v.trans, M, N, K, a0v.arr, a0v.ld, b0v.arr, b0v.ld, 0,
+    if (nativeGemmSplit(dt, a0v.trans, b0v.trans, M, N, K, a0v.arr, a0v.ld, b0v.arr, b0v.ld, beta,
       out.offset === 0 ? O : O.subarray(out.offset), ldc, lib.library)) {
       _gemmSplitCalls++;
       return;
@@ -252,7 +262,7 @@ export function matmul(a0: View, b0: View, out0: View, opts: MatmulOptions = {})
     const av = i === 0 || a.strides[0] === 0 ? a0v : matrixView(a, i), bv = i === 0 || b.strides[0] === 0 ? b0v : matrixView(b, i);
     const c = outDirect ? O.subarray(out.offset + i * out.strides[0]) : newLike(O, M * N);
     gemm(ROW_MAJOR, av.trans ? TRANS : NO_TRANS, bv.trans ? TRANS : NO_TRANS, M, N, K, 1,
-      av.arr, av.ld, bv.arr, bv.ld, 0, c, outDirect ? ldc : N);
+      av.arr, av.ld, bv.arr, bv.ld, beta, c, outDirect ? ldc : N);
     if (!outDirect) {
       copyView({ handle: c, dtype: dt, shape: [M, N], strides: [N, 1], offset: 0 },
         { handle: O, dtype: dt, shape: [M, N], strides: [out.strides[1], out.strides[2]], offset: out.offset + i * out.strides[0] });

@@ -13,6 +13,7 @@ import {
   unfold2d, fold2d, cpuFastPath, maxPoolCpu, maxPoolBackwardCpu, CONV_LAYOUT, POOL_LAYOUT, type WindowGeom,
 } from './windows.js';
 import { conv2dOp } from './conv_op.js';
+import { linearAddmm } from '../../ops/linalg.js';
 
 export type IntOrTuple = number | readonly number[];
 
@@ -63,6 +64,12 @@ export function linear(op: string, x: Tensor, weight: Tensor, bias?: Tensor | nu
     throw new ShapeError(op, `expected input with last dimension ${inF} (in_features), but got input of shape ${fmtShape(x.shape)} (weight ${fmtShape(weight.shape)})`);
   sameDtype(op, x, weight);
   sameDevice(op, x, weight, b);
+  if (b && weight.ndim === 2) {
+    // rows of features (any leading dims, stored contiguously) through one addmm
+    const x2 = x.ndim === 2 ? x : x.ndim > 2 && x.isContiguous() ? x.reshape([-1, inF]) : null;
+    const y = x2 ? linearAddmm(x2, weight, b) : null;
+    if (y) return x2 === x ? y : y.reshape([...x.shape.slice(0, -1), weight.shape[0]]);
+  }
   const y = ops.matmul(x, weight.ndim === 2 ? weight.t() : weight);
   return b ? ops.add(y, b) : y;
 }
