@@ -12,6 +12,7 @@ torch.manual_seed(0)
 QUICK = os.environ.get('BENCH_QUICK') == '1'
 REPS = 3 if QUICK else 7
 WARM_MS, REP_MS = (100, 10) if QUICK else (300, 25)
+TRAIN_WARM_MS = 100 if QUICK else 2000  # training steps, as in bench/torchlet_bench.ts
 only = set(sys.argv[1:])
 results = {}
 
@@ -19,11 +20,12 @@ results = {}
 def timeit(name, fn, reps=REPS, inner=1):
     if only and not any(name.startswith(o) for o in only):
         return
-    # same rule as bench/torchlet_bench.ts: warm up WARM_MS, then repetitions of at least REP_MS
+    # same rule as bench/torchlet_bench.ts: warm up WARM_MS (TRAIN_WARM_MS for training steps), then repetitions of at least REP_MS
+    warm = TRAIN_WARM_MS if name.startswith('train_') else WARM_MS
     fn()
     w0 = time.perf_counter()
     calls = 0
-    while (time.perf_counter() - w0) * 1000 < WARM_MS or calls < 2:
+    while (time.perf_counter() - w0) * 1000 < warm or calls < 2:
         fn()
         calls += 1
     per = (time.perf_counter() - w0) * 1000 / calls

@@ -15,6 +15,7 @@ const backend = process.argv[2] ?? 'wasm';
 const QUICK = process.env.BENCH_QUICK === '1';
 const REPS = QUICK ? 3 : 7;
 const WARM_MS = QUICK ? 100 : 300, REP_MS = QUICK ? 10 : 25;
+const TRAIN_WARM_MS = QUICK ? 100 : 2000; // training steps, as in bench/torchlet_bench.ts
 const only = process.argv.slice(3);
 const results = {};
 const origWarn = console.warn;
@@ -32,10 +33,11 @@ function timeit(name, fn, reps = REPS, inner = 1) {
     results[`_${name}_error`] = String(e.message ?? e).slice(0, 120);
     return;
   }
-  // same rule as bench/torchlet_bench.ts: warm up WARM_MS, then repetitions of at least REP_MS
+  // same rule as bench/torchlet_bench.ts: warm up WARM_MS (TRAIN_WARM_MS for training steps), then repetitions of at least REP_MS
+  const warm = name.startsWith('train_') ? TRAIN_WARM_MS : WARM_MS;
   const w0 = performance.now();
   let calls = 1;
-  while (performance.now() - w0 < WARM_MS || calls < 3) { tf.tidy(() => { const r = fn(); if (r) r.dataSync(); }); calls++; }
+  while (performance.now() - w0 < warm || calls < 3) { tf.tidy(() => { const r = fn(); if (r) r.dataSync(); }); calls++; }
   const per = (performance.now() - w0) / (calls - 1);
   inner = Math.max(inner, Math.ceil(REP_MS / Math.max(per, 1e-6)));
   const times = [];

@@ -7,6 +7,9 @@ const F = nn.functional;
 const QUICK = process.env.BENCH_QUICK === '1';
 const REPS = QUICK ? 3 : 7;
 const WARM_MS = QUICK ? 100 : 300, REP_MS = QUICK ? 10 : 25;
+/** Training steps warm up longer, in all three harnesses: a training run is thousands of steps, and
+ * V8 needs ~1,000 of them (1-2 s) before the JIT has optimised every function a step runs. */
+const TRAIN_WARM_MS = QUICK ? 100 : 2000;
 const only = process.argv.slice(2);
 const results: Record<string, number | string | null> = {};
 torch.setNumThreads(Number(process.env.BENCH_THREADS ?? 2));
@@ -22,10 +25,12 @@ function timeit(name: string, fn: () => unknown, reps = REPS, inner = 1): void {
     return;
   }
   // same rule in all three harnesses: warm up for WARM_MS (JIT, allocator and thread pools reach
-  // steady state), then size each repetition to at least REP_MS so timer and scheduler noise stay small
+  // steady state; TRAIN_WARM_MS for training steps), then size each repetition to at least REP_MS
+  // so timer and scheduler noise stay small
+  const warm = name.startsWith('train_') ? TRAIN_WARM_MS : WARM_MS;
   const w0 = performance.now();
   let calls = 1;
-  while (performance.now() - w0 < WARM_MS || calls < 3) { fn(); calls++; }
+  while (performance.now() - w0 < warm || calls < 3) { fn(); calls++; }
   const per = (performance.now() - w0) / (calls - 1);
   inner = Math.max(inner, Math.ceil(REP_MS / Math.max(per, 1e-6)));
   const times: number[] = [];
