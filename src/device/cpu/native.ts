@@ -33,9 +33,12 @@ const BINARY_F32_ONLY = new Set(['geluBackward', 'siluBackward']);
 
 /**
  * Below these element counts the JS kernels win: a native call costs a few hundred ns of FFI
- * overhead, a JS loop about 1 ns per element for arithmetic and 5-20 ns for exp/tanh/erf.
+ * overhead, a JS loop about 2 ns per element for arithmetic (measured on the ops themselves:
+ * neg/add/mul, sums over all, rows or columns, a transposing copy; the native kernel is ahead
+ * from ~128 elements, 1.5-4x ahead at 1-2K: a 2048-element mul 6.8 -> 1.9 us, a column sum
+ * 8.5 -> 1.7 us) and 5-20 ns for exp/tanh/erf.
  */
-const MIN_CHEAP = 4096;
+const MIN_CHEAP = 128;
 const MIN_TRANSCENDENTAL = 256;
 
 type Ptr = ArrayBufferView;
