@@ -1245,7 +1245,6 @@ EXPORT int tl_col2im(int dtype, const double *geom, const void *cols, void *out)
 /* branch-free (max comparisons on real data mispredict half the time) */
 #define MAX_STEP(val, pos) do { __typeof__(best) v_ = (val); int t_ = (v_ > best) | (v_ != v_); best = t_ ? v_ : best; at = t_ ? (pos) : at; } while (0)
 
-/* One row of 2x2/stride-2 float32 windows, 8 at a time: even/odd columns of two input rows. */
 /* 8 windows of a 2x2, stride-2 row pair from column 2 * ow: values into vo[0..8) and indices
  * (p0 + offsets, as doubles) into io[0..8) */
 static inline void maxpool2x2_step8(const float *r0, const float *r1, int64_t ow, int64_t p0, int64_t W, float *vo, double *io) {
@@ -1269,6 +1268,7 @@ static inline void maxpool2x2_step8(const float *r0, const float *r1, int64_t ow
   memcpy(io + 4, &dh, 32);
 }
 
+/* One row of 2x2/stride-2 float32 windows, 8 at a time: even/odd columns of two input rows. */
 static void maxpool2x2_row_f32(const float *r0, const float *r1, int64_t OW, int64_t p0, int64_t W, float *vo, double *io) {
   if (p0 + W + 2 * OW >= INT32_MAX) {
     for (int64_t ow = 0; ow < OW; ow++) {

@@ -58,9 +58,9 @@ const addmmSpec: OpSpec<[]> = {
   forward: ([x, w, b]) => {
     const M = x.shape[0], N = w.shape[0], be = x._backend;
     const out = empty_(be, [M, N], x.dtype, true);
+    if (out.numel() === 0) return out;
     const bv = b._view;
     const bias: View = { handle: bv.handle, dtype: bv.dtype, shape: [1, M, N], strides: [0, 0, bv.strides[0]], offset: bv.offset };
-    if (out.numel() === 0) return out;
     const wt = batchOfOne(transpose(w, 0, 1));
     if (be.addmm!(bias, batchOfOne(x), wt, batchOfOne(out))) return out;
     // declined (e.g. no BLAS): the product, then the bias added

@@ -62,12 +62,14 @@ export class CpuBackend implements Backend {
   private largeSinceGc = 0;
   private lastYoungGc = 0;
   private readonly matmulOpts: MatmulOptions;
+  private readonly addmmOpts: MatmulOptions;
   private readonly unaryEntries = new Map<string, Map<DType, { outDtype: DType; entry: EwEntry }>>();
   private readonly binaryEntries = new Map<string, Map<DType, { outDtype: DType; entry: EwEntry }>>();
 
   /** `noBlas` forces the JS GEMM (for tests; TORCHLET_NO_BLAS=1 does the same process-wide). */
   constructor(opts: { noBlas?: boolean } = {}) {
     this.matmulOpts = { noBlas: opts.noBlas };
+    this.addmmOpts = { noBlas: opts.noBlas, accumulate: true };
     tuneHostMalloc();
     // A minor GC frees dead young ArrayBuffers on a background thread by default, usually after
     // the next large tensor was already malloc'd: its memory is then fresh pages (a fault per
@@ -323,7 +325,7 @@ export class CpuBackend implements Backend {
     if (!canAccumulate(out.dtype, this.matmulOpts) || bias.dtype !== out.dtype) return false;
     // the bias rows first, then BLAS adds the product to them (beta = 1), as PyTorch's addmm
     this.copy(bias, out);
-    matmul(a, b, out, { ...this.matmulOpts, accumulate: true });
+    matmul(a, b, out, this.addmmOpts);
     return true;
   }
   gather(x: View, dim: number, index: View, out: View): void {

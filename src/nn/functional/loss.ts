@@ -258,9 +258,16 @@ export function crossEntropy(input: Tensor, target: Tensor, opts: CrossEntropyOp
   const { dim, numClasses } = classDim(op, input);
   const weight = checkWeight(op, opts.weight, numClasses, input);
   const weightView = weight ? ops.reshape(weight, input.shape.map((s, i) => (i === dim ? numClasses : 1))) : null;
+  const probabilities = isFloating(target.dtype) && sameShape(target.shape, input.shape);
+  if (!probabilities) {
+    checkIndexTarget(op, input, target, dim, true);
+    const classes = checkClassIndices(op, target, numClasses, ignoreIndex);
+    if (classes && smoothing === 0 && !weight && input.ndim === 2 && input._backend.type === 'cpu' && (input.dtype === 'float32' || input.dtype === 'float64'))
+      return apply(classCrossEntropySpec, [input], { classes, ignoreIndex, reduction, count: 0, logp: null });
+  }
   const logp = ops.logSoftmax(input, dim);
 
-  if (isFloating(target.dtype) && sameShape(target.shape, input.shape)) {
+  if (probabilities) {
     // class probabilities
     let probs = targetAs(op, input, target);
     if (smoothing > 0) probs = ops.add(ops.mul(probs, 1 - smoothing), smoothing / numClasses);
@@ -271,10 +278,6 @@ export function crossEntropy(input: Tensor, target: Tensor, opts: CrossEntropyOp
     return ops.div(ops.neg(ops.sum(terms)), input.numel() / numClasses);
   }
 
-  checkIndexTarget(op, input, target, dim, true);
-  const classes = checkClassIndices(op, target, numClasses, ignoreIndex);
-  if (classes && smoothing === 0 && !weight && input.ndim === 2 && input._backend.type === 'cpu' && (input.dtype === 'float32' || input.dtype === 'float64'))
-    return apply(classCrossEntropySpec, [input], { classes, ignoreIndex, reduction, count: 0, logp: null });
   const nll = nllCore(logp, target, dim, weight, ignoreIndex, reduction);
   if (smoothing === 0) return nll;
   // the smoothing term: the (weighted) mean of -log p over classes, with ignored targets zeroed
